@@ -1,0 +1,233 @@
+//! The connection to the console: connect with mutual TLS, run the protocol's agent session
+//! over the control stream, and reconnect after any loss with jittered exponential backoff.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, encode_frame};
+use hotline_protocol::messages::{Capabilities, Hello};
+use hotline_protocol::session::agent::{AgentOutput, AgentSession};
+use hotline_protocol::session::backoff::Backoff;
+use hotline_protocol::{CloseCode, PROTOCOL_VERSION};
+use tokio::sync::watch;
+use tracing::{debug, error, info, warn};
+
+use crate::enroll::{client_endpoint, resolve};
+use crate::inventory::InventorySource;
+use crate::state::AgentState;
+use crate::tls::{CONSOLE_SERVER_NAME, Timing, device_client};
+use crate::wire::{FrameReader, ReadFrameError};
+
+/// Reconnect timing.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkOptions {
+    pub timing: Timing,
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+    /// How long the console may take to welcome a hello.
+    pub welcome_timeout: Duration,
+}
+
+impl Default for LinkOptions {
+    fn default() -> LinkOptions {
+        LinkOptions {
+            timing: Timing::default(),
+            first_retry: Duration::from_millis(500),
+            max_retry: Duration::from_secs(30),
+            welcome_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How one connection ended.
+#[derive(Debug)]
+enum Ended {
+    /// We were asked to stop.
+    Shutdown,
+    /// The connection was lost or refused; `established` says whether the console had
+    /// welcomed us first.
+    Lost {
+        established: bool,
+        code: Option<CloseCode>,
+        reason: String,
+    },
+}
+
+/// Keeps the device connected until `shutdown` turns true.
+pub async fn run(
+    state: &AgentState,
+    inventory: &dyn InventorySource,
+    options: LinkOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    let config = device_client(state, options.timing)?;
+    let mut backoff = Backoff::new(options.first_retry, options.max_retry);
+    let mut endpoint: Option<quinn::Endpoint> = None;
+
+    loop {
+        let ended = match connect_once(
+            state,
+            &config,
+            &mut endpoint,
+            inventory,
+            options,
+            &mut shutdown,
+        )
+        .await
+        {
+            Ok(ended) => ended,
+            Err(error) => Ended::Lost {
+                established: false,
+                code: None,
+                reason: format!("{error:#}"),
+            },
+        };
+        match ended {
+            Ended::Shutdown => break,
+            Ended::Lost {
+                established,
+                code,
+                reason,
+            } => {
+                // After a working connection, or a console that said it is restarting, start
+                // the backoff over so that the device is back as soon as the console is.
+                if established || code == Some(CloseCode::ConsoleShutdown) {
+                    backoff.reset();
+                }
+                match code {
+                    Some(code) if code.is_fatal_for_agent() => {
+                        error!(%code, reason, "console refused this device")
+                    }
+                    _ => warn!(reason, "connection to the console lost"),
+                }
+            }
+        }
+        let delay = backoff.next_delay(rand::random());
+        info!(delay_ms = delay.as_millis(), "reconnecting");
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+
+    if let Some(endpoint) = endpoint {
+        endpoint.close(CloseCode::Normal.to_u32().into(), b"agent stopping");
+        tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle())
+            .await
+            .ok();
+    }
+    Ok(())
+}
+
+/// One connection from dial to end.
+async fn connect_once(
+    state: &AgentState,
+    config: &quinn::ClientConfig,
+    endpoint: &mut Option<quinn::Endpoint>,
+    inventory: &dyn InventorySource,
+    options: LinkOptions,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Ended> {
+    // Resolve on every attempt: the console may have moved.
+    let address = resolve(&state.console).await?;
+    let endpoint = match endpoint {
+        Some(endpoint) => endpoint,
+        None => endpoint.insert(client_endpoint(address)?),
+    };
+    let connecting = endpoint
+        .connect_with(config.clone(), address, CONSOLE_SERVER_NAME)
+        .context("starting the connection")?;
+    let connection = tokio::select! {
+        connection = connecting => connection.with_context(|| format!("connecting to {address}"))?,
+        _ = shutdown.changed() => return Ok(Ended::Shutdown),
+    };
+    debug!(%address, "connected");
+
+    let (mut send, recv) = connection
+        .open_bi()
+        .await
+        .context("opening the control stream")?;
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        device: state.device.clone(),
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        capabilities: Capabilities::INVENTORY,
+        inventory: inventory.collect(),
+    };
+    let (mut session, first) = AgentSession::start(hello, Instant::now(), options.welcome_timeout);
+    send.write_all(&encode_frame(&first)?)
+        .await
+        .context("sending the hello")?;
+    let mut reader = FrameReader::new(recv, CONTROL_FRAME_LIMIT);
+    let mut established = false;
+
+    loop {
+        let deadline = session.next_deadline().unwrap_or_else(Instant::now);
+        let outputs = tokio::select! {
+            frame = reader.next_frame() => match frame {
+                Ok(Some(payload)) => session.on_frame(&payload, Instant::now()),
+                Ok(None) => vec![AgentOutput::Close {
+                    code: CloseCode::ProtocolViolation,
+                    reason: "console finished the control stream".to_owned(),
+                }],
+                Err(ReadFrameError::Frame(error)) => vec![AgentOutput::Close {
+                    code: CloseCode::ProtocolViolation,
+                    reason: error.to_string(),
+                }],
+                Err(ReadFrameError::Stream(_)) => return Ok(lost(&connection, established)),
+            },
+            () = tokio::time::sleep_until(deadline.into()) => session.poll(Instant::now()),
+            _ = shutdown.changed() => {
+                connection.close(CloseCode::Normal.to_u32().into(), b"agent stopping");
+                return Ok(Ended::Shutdown);
+            }
+        };
+
+        for output in outputs {
+            match output {
+                AgentOutput::Send(message) => {
+                    if send.write_all(&encode_frame(&message)?).await.is_err() {
+                        return Ok(lost(&connection, established));
+                    }
+                }
+                AgentOutput::Established(welcome) => {
+                    established = true;
+                    info!(
+                        device = %welcome.device,
+                        console_version = %welcome.console_version,
+                        heartbeat_ms = welcome.heartbeat_interval_ms,
+                        "connected to the console"
+                    );
+                }
+                AgentOutput::Close { code, reason } => {
+                    connection.close(code.to_u32().into(), reason.as_bytes());
+                    return Ok(Ended::Lost {
+                        established,
+                        code: Some(code),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Describes a connection the console (or the network) ended.
+fn lost(connection: &quinn::Connection, established: bool) -> Ended {
+    let (code, reason) = match connection.close_reason() {
+        Some(quinn::ConnectionError::ApplicationClosed(close)) => {
+            let code = u32::try_from(close.error_code.into_inner())
+                .ok()
+                .and_then(CloseCode::from_u32);
+            let reason = String::from_utf8_lossy(&close.reason).into_owned();
+            (code, format!("console closed the connection: {reason}"))
+        }
+        Some(other) => (None, other.to_string()),
+        None => (None, "control stream ended".to_owned()),
+    };
+    Ended::Lost {
+        established,
+        code,
+        reason,
+    }
+}

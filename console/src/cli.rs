@@ -1,0 +1,99 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotline-console",
+    version,
+    about = "The Hotline console: agents, tickets, audit and deployments"
+)]
+pub struct Cli {
+    /// The console's data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "HOTLINE_DATA",
+        default_value = "hotline-data"
+    )]
+    pub data: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a data directory: CA, server certificate, database and configuration.
+    Init(InitArgs),
+    /// Run the console: QUIC for agents and HTTPS for people.
+    Serve(ServeArgs),
+    /// Print a one-time enrollment string for a new agent.
+    EnrollToken(TokenArgs),
+    /// List enrolled devices, or act on one.
+    Devices(DevicesArgs),
+    /// Show recent refusals and anomalies on the agent link, newest first.
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// How many events to show.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Organisation name written into the CA certificate.
+    #[arg(long, default_value = "Hotline")]
+    pub organisation: String,
+    /// Extra host names or IP addresses for the server certificate (browsers check them).
+    #[arg(long = "name", value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// UDP address for agents; overrides `quic_listen` in console.toml.
+    #[arg(long, value_name = "ADDR")]
+    pub quic: Option<SocketAddr>,
+    /// TCP address for the web console; overrides `https_listen` in console.toml.
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// How long the token stays valid, for example `30m`, `24h` or `7d`.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub expires: std::time::Duration,
+    /// How many agents may enroll with it (for imaging a batch of machines).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub uses: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub action: Option<DevicesAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesAction {
+    /// Revoke a device: refused from now on, and disconnected at once if online.
+    Revoke {
+        /// The device id, as `devices` lists it.
+        id: String,
+    },
+}

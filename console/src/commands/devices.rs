@@ -1,0 +1,130 @@
+//! `hotline-console devices`: list enrolled devices, or revoke one.
+
+use anyhow::{Context, Result, bail};
+use hotline_protocol::DeviceId;
+use serde_json::json;
+
+use crate::cli::{DevicesAction, DevicesArgs};
+use crate::datadir::DataDir;
+use crate::output;
+use crate::store::{DeviceRecord, Store, unix_now};
+
+/// A console that has not said it is alive for this long is taken to be down, and with it
+/// every device it had marked online.
+const CONSOLE_STALE_SECS: i64 = 30;
+
+pub async fn run(dir: &DataDir, args: &DevicesArgs) -> Result<()> {
+    dir.require_initialised()?;
+    let store = Store::open(&dir.database(), false).await?;
+    let result = match &args.action {
+        None => list(&store, args.json).await,
+        Some(DevicesAction::Revoke { id }) => revoke(&store, id).await,
+    };
+    store.close().await;
+    result
+}
+
+fn status(device: &DeviceRecord, console_alive: bool) -> &'static str {
+    match (device.revoked_at, device.online && console_alive) {
+        (Some(_), _) => "revoked",
+        (None, true) => "online",
+        (None, false) => "offline",
+    }
+}
+
+pub(crate) fn time(at: Option<i64>) -> String {
+    at.and_then(|at| u64::try_from(at).ok())
+        .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .map_or_else(
+            || "never".to_owned(),
+            |t| humantime::format_rfc3339_seconds(t).to_string(),
+        )
+}
+
+async fn list(store: &Store, as_json: bool) -> Result<()> {
+    let devices = store.devices().await?;
+    let alive_at = store.console_alive_at().await?.unwrap_or(i64::MIN);
+    let console_alive = unix_now().saturating_sub(alive_at) <= CONSOLE_STALE_SECS;
+
+    if as_json {
+        let rows: Vec<_> = devices
+            .iter()
+            .map(|device| {
+                let inventory = device
+                    .inventory
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok());
+                json!({
+                    "id": device.id,
+                    "hostname": device.hostname,
+                    "status": status(device, console_alive),
+                    "online": status(device, console_alive) == "online",
+                    "last_seen": device.last_seen.map(|at| time(Some(at))),
+                    "enrolled_at": time(Some(device.enrolled_at)),
+                    "revoked_at": device.revoked_at.map(|at| time(Some(at))),
+                    "address": device.last_address,
+                    "agent_version": device.agent_version,
+                    "inventory": inventory,
+                })
+            })
+            .collect();
+        output::line(&serde_json::to_string_pretty(&rows).context("formatting devices")?);
+        return Ok(());
+    }
+
+    output::line(&format!(
+        "{:<12}  {:<24}  {:<8}  {:<20}  {:<32}  AGENT",
+        "ID", "HOST", "STATUS", "LAST SEEN", "OS"
+    ));
+    for device in &devices {
+        let os = device
+            .inventory
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .and_then(|inventory| inventory["os"]["name"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        output::line(&format!(
+            "{:<12}  {:<24}  {:<8}  {:<20}  {:<32}  {}",
+            device.id,
+            clip(&device.hostname, 24),
+            status(device, console_alive),
+            time(device.last_seen),
+            clip(&os, 32),
+            device.agent_version.as_deref().unwrap_or("-"),
+        ));
+    }
+    Ok(())
+}
+
+/// Cuts device-reported text to a column, replacing control characters so that a hostile
+/// host name cannot rewrite the admin's terminal.
+pub(crate) fn clip(text: &str, width: usize) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(width)
+        .collect()
+}
+
+async fn revoke(store: &Store, id: &str) -> Result<()> {
+    let device: DeviceId = id.parse()?;
+    if store.device(device.as_str()).await?.is_none() {
+        bail!("no device {device}");
+    }
+    if store.revoke(&device, unix_now()).await? {
+        output::line(&format!("revoked device {device}"));
+    } else {
+        output::line(&format!("device {device} was already revoked"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_in_host_names_are_neutralised() {
+        assert_eq!(clip("evil\u{1b}[2Jname", 40), "evil?[2Jname");
+        assert_eq!(clip("abcdef", 3), "abc");
+    }
+}

@@ -1,0 +1,15 @@
+//! The Hotline console: the QUIC endpoint agents connect to, the HTTPS web console, the CLI
+//! for admins, and the enrollment CA. The binary is a thin shell over this library.
+
+#![forbid(unsafe_code)]
+
+pub mod ca;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod datadir;
+pub mod link;
+pub mod output;
+pub mod store;
+pub mod tls;
+pub mod web;

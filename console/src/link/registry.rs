@@ -1,0 +1,109 @@
+//! The devices connected right now, and the heartbeats not yet written to the database.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use hotline_protocol::{CloseCode, DeviceId};
+
+struct Entry {
+    connection: quinn::Connection,
+    /// Time of the last heartbeat not yet flushed to the database.
+    unflushed_seen: Option<i64>,
+}
+
+/// Connected devices by id. One lock around a map is enough here: every operation is a
+/// short map access and none awaits while holding it.
+#[derive(Default)]
+pub struct Registry {
+    devices: Mutex<HashMap<DeviceId, Entry>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("connected", &self.len())
+            .finish()
+    }
+}
+
+fn close(connection: &quinn::Connection, code: CloseCode, reason: &str) {
+    connection.close(code.to_u32().into(), reason.as_bytes());
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, Entry>> {
+        // A panic while holding the lock leaves a map that is still consistent: every
+        // operation on it is a single insert, remove or field write.
+        self.devices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new connection for `device`. Returns `true` when it replaced a live one:
+    /// the older connection is closed, since either the device reconnected before its old
+    /// connection timed out, or its certificate is in use on a second machine.
+    pub fn register(&self, device: DeviceId, connection: quinn::Connection) -> bool {
+        let entry = Entry {
+            connection,
+            unflushed_seen: None,
+        };
+        match self.lock().insert(device, entry) {
+            Some(old) => {
+                close(
+                    &old.connection,
+                    CloseCode::Replaced,
+                    "a newer connection with this device's certificate replaced this one",
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `device` if `connection_id` is still its connection. Returns whether it was.
+    pub fn unregister(&self, device: &DeviceId, connection_id: usize) -> bool {
+        let mut devices = self.lock();
+        match devices.get(device) {
+            Some(entry) if entry.connection.stable_id() == connection_id => {
+                devices.remove(device);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn seen(&self, device: &DeviceId, at: i64) {
+        if let Some(entry) = self.lock().get_mut(device) {
+            entry.unflushed_seen = Some(at);
+        }
+    }
+
+    /// Takes the heartbeats seen since the last call, for one batched database write.
+    pub fn take_seen(&self) -> Vec<(DeviceId, i64)> {
+        self.lock()
+            .iter_mut()
+            .filter_map(|(device, entry)| {
+                entry.unflushed_seen.take().map(|at| (device.clone(), at))
+            })
+            .collect()
+    }
+
+    /// Closes `device`'s connection, if it has one.
+    pub fn disconnect(&self, device: &DeviceId, code: CloseCode, reason: &str) -> bool {
+        match self.lock().get(device) {
+            Some(entry) => {
+                close(&entry.connection, code, reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_connected(&self, device: &DeviceId) -> bool {
+        self.lock().contains_key(device)
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
