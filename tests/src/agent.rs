@@ -1,0 +1,94 @@
+//! An agent under test: its own state directory and, while started, its `run` process.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use tempfile::TempDir;
+
+use crate::{bin_dir, signal};
+
+#[derive(Debug)]
+pub struct Agent {
+    root: TempDir,
+    child: Option<Child>,
+    /// The device id the console assigned.
+    pub device: String,
+}
+
+impl Agent {
+    /// Enrolls a new agent; on refusal returns what the agent printed.
+    pub fn enroll(enrollment: &str) -> Result<Agent, String> {
+        let root = tempfile::tempdir().expect("tempdir");
+        let state = root.path().join("state");
+        let output = Command::new(bin_dir().join("hotline-agent"))
+            .arg("enroll")
+            .arg("--state")
+            .arg(&state)
+            .arg(enrollment)
+            .output()
+            .expect("agent runs");
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        let device: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(state.join("device.json")).expect("device.json"))
+                .expect("device JSON");
+        Ok(Agent {
+            root,
+            child: None,
+            device: device["device"].as_str().expect("device id").to_owned(),
+        })
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.root.path().join("state")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.root.path().join("agent.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Points the agent at another console address (as if the console moved).
+    pub fn set_console(&self, address: &str) {
+        let path = self.state().join("device.json");
+        let mut device: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("device.json")).expect("JSON");
+        device["console"] = address.into();
+        std::fs::write(&path, serde_json::to_vec(&device).expect("JSON")).expect("written");
+    }
+
+    pub fn start(&mut self) {
+        let log = std::fs::File::create(self.log_path()).expect("log file");
+        let child = Command::new(bin_dir().join("hotline-agent"))
+            .arg("run")
+            .arg("--state")
+            .arg(self.state())
+            .env("HOTLINE_LOG", "debug,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("agent starts");
+        self.child = Some(child);
+    }
+
+    /// Stops the agent with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "TERM");
+            child.wait().expect("agent exits");
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
