@@ -65,7 +65,7 @@ fn a_token_works_once() {
     let console = started_console();
     let token = console.enroll_token(&[]);
     Agent::enroll(&token).expect("first use enrolls");
-    let error = Agent::enroll(&token).err().expect("second use is refused");
+    let error = Agent::enroll(&token).expect_err("second use is refused");
     assert!(error.contains("enrollment token already used"), "{error}");
     assert!(
         console
@@ -80,7 +80,7 @@ fn an_expired_token_is_refused() {
     let console = started_console();
     let token = console.enroll_token(&["--expires", "1s"]);
     std::thread::sleep(Duration::from_millis(2100));
-    let error = Agent::enroll(&token).err().expect("refused");
+    let error = Agent::enroll(&token).expect_err("refused");
     assert!(error.contains("enrollment token expired"), "{error}");
 }
 
@@ -93,11 +93,11 @@ fn a_guessed_token_is_refused_and_guessing_is_rate_limited() {
         format!("{head}token={n:032x}")
     };
     for n in 0..10 {
-        let error = Agent::enroll(&guess(n)).err().expect("refused");
+        let error = Agent::enroll(&guess(n)).expect_err("refused");
         assert!(error.contains("enrollment token unknown"), "{error}");
     }
     // The address is now blocked, and even the real token waits.
-    let error = Agent::enroll(&real).err().expect("blocked");
+    let error = Agent::enroll(&real).expect_err("blocked");
     assert!(
         error.contains("too many failed enrollment attempts"),
         "{error}"
@@ -116,7 +116,7 @@ fn an_agent_pinned_to_another_ca_refuses_the_console() {
     let other_fingerprint = &other_fingerprint[..64];
     let (head, tail) = token.split_once("ca=").expect("ca parameter");
     let mixed = format!("{head}ca={other_fingerprint}{}", &tail[64..]);
-    let error = Agent::enroll(&mixed).err().expect("refused");
+    let error = Agent::enroll(&mixed).expect_err("refused");
     assert!(
         error.contains("does not contain the CA with fingerprint"),
         "{error}"

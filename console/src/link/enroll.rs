@@ -118,12 +118,12 @@ async fn exchange(link: &Link, connection: &quinn::Connection) -> Result<(), Str
 
 /// Checks the request and, when it is good, issues the certificate and registers the device.
 async fn decide(link: &Link, payload: &[u8]) -> Result<EnrollAccepted, String> {
-    if let Some(theirs) = peek_version(payload, false) {
-        if !PROTOCOL_VERSION.is_compatible_with(theirs) {
-            return Err(format!(
-                "agent speaks protocol {theirs}, this console speaks {PROTOCOL_VERSION}"
-            ));
-        }
+    if let Some(theirs) = peek_version(payload, false)
+        && !PROTOCOL_VERSION.is_compatible_with(theirs)
+    {
+        return Err(format!(
+            "agent speaks protocol {theirs}, this console speaks {PROTOCOL_VERSION}"
+        ));
     }
     let request = EnrollRequest::decode_payload(payload).map_err(|error| error.to_string())?;
     if request.csr_der.len() > MAX_CSR {
@@ -136,7 +136,11 @@ async fn decide(link: &Link, payload: &[u8]) -> Result<EnrollAccepted, String> {
     // Check the token before signing anything, so that a guesser costs us no signatures.
     let token = request.token.expose();
     let now = unix_now();
-    let check = link.store.check_token(token, now).await.map_err(internal)?;
+    let check = link
+        .store
+        .check_token(token, now)
+        .await
+        .map_err(|error| internal(&error))?;
     if check != TokenCheck::Valid {
         return Err(check.refusal().to_owned());
     }
@@ -167,7 +171,7 @@ async fn decide(link: &Link, payload: &[u8]) -> Result<EnrollAccepted, String> {
         .store
         .enroll_device(token, now, &record)
         .await
-        .map_err(internal)?
+        .map_err(|error| internal(&error))?
     {
         TokenCheck::Valid => {}
         other => return Err(other.refusal().to_owned()),
@@ -180,7 +184,7 @@ async fn decide(link: &Link, payload: &[u8]) -> Result<EnrollAccepted, String> {
     })
 }
 
-fn internal(error: anyhow::Error) -> String {
+fn internal(error: &anyhow::Error) -> String {
     tracing::warn!(
         error = format!("{error:#}"),
         "enrollment failed on the console"

@@ -106,4 +106,8 @@ impl Registry {
     pub fn len(&self) -> usize {
         self.lock().len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
 }

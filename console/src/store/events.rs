@@ -4,6 +4,9 @@ use anyhow::{Context, Result};
 
 use super::Store;
 
+/// A `link_events` row as SQLite returns it: at, device, peer, kind, detail.
+type EventRow = (i64, Option<String>, Option<String>, String, String);
+
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkEvent {
@@ -32,7 +35,7 @@ impl Store {
 
     /// The newest `limit` events, newest first.
     pub async fn recent_events(&self, limit: u32) -> Result<Vec<LinkEvent>> {
-        let rows: Vec<(i64, Option<String>, Option<String>, String, String)> = sqlx::query_as(
+        let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT at, device_id, peer, kind, detail FROM link_events ORDER BY id DESC LIMIT ?1",
         )
         .bind(i64::from(limit))

@@ -120,13 +120,12 @@ impl DeviceSession {
     fn on_first_frame(&mut self, payload: &[u8], now: Instant) -> Vec<ConsoleOutput> {
         // The version comes first, so an agent of another major version hears that rather
         // than a decode error about fields it never sent.
-        if let Some(theirs) = peek_version(payload, true) {
-            if !PROTOCOL_VERSION.is_compatible_with(theirs) {
-                let reason = format!(
-                    "agent speaks protocol {theirs}, this console speaks {PROTOCOL_VERSION}"
-                );
-                return self.close(CloseCode::VersionMismatch, reason);
-            }
+        if let Some(theirs) = peek_version(payload, true)
+            && !PROTOCOL_VERSION.is_compatible_with(theirs)
+        {
+            let reason =
+                format!("agent speaks protocol {theirs}, this console speaks {PROTOCOL_VERSION}");
+            return self.close(CloseCode::VersionMismatch, reason);
         }
         let hello = match AgentMessage::decode_payload(payload) {
             Ok(AgentMessage::Hello(hello)) => hello,
