@@ -25,6 +25,14 @@ pub async fn enroll(
     if dir.is_enrolled() {
         bail!("this state directory is already enrolled; use a new one to enroll again");
     }
+    let state = request(enrollment, hostname).await?;
+    dir.save(&state)?;
+    info!(device = %state.device, console = %state.console, "enrolled");
+    Ok(state.device)
+}
+
+/// Enrolls with the console named in `enrollment` and returns the new state, unsaved.
+pub async fn request(enrollment: &EnrollmentString, hostname: &str) -> Result<AgentState> {
     let key = KeyPair::generate().context("generating the device key")?;
     let csr = CertificateParams::default()
         .serialize_request(&key)
@@ -50,16 +58,13 @@ pub async fn enroll(
     if Sha256::digest(&accepted.ca_der).as_slice() != enrollment.ca.0 {
         bail!("console sent a CA certificate that does not match the pinned fingerprint");
     }
-    let state = AgentState {
-        device: accepted.device.clone(),
+    Ok(AgentState {
+        device: accepted.device,
         console: enrollment.address.clone(),
         certificate: CertificateDer::from(accepted.certificate_der),
         key: PrivatePkcs8KeyDer::from(key.serialize_der()),
         ca: CertificateDer::from(accepted.ca_der),
-    };
-    dir.save(&state)?;
-    info!(device = %state.device, console = %state.console, "enrolled");
-    Ok(state.device)
+    })
 }
 
 async fn exchange(

@@ -53,28 +53,50 @@ enum Ended {
     },
 }
 
+/// What the link reports to, and shares with, its host process.
+#[derive(Default)]
+pub struct LinkHooks {
+    /// A UDP endpoint to share with other links (a benchmark holding thousands of simulated
+    /// devices); by default each link opens its own.
+    pub endpoint: Option<quinn::Endpoint>,
+    /// Told `true` when the console welcomes the device and `false` when the connection ends.
+    pub connected: Option<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for LinkHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkHooks").finish_non_exhaustive()
+    }
+}
+
 /// Keeps the device connected until `shutdown` turns true.
 pub async fn run(
     state: &AgentState,
     inventory: &dyn InventorySource,
     options: LinkOptions,
+    hooks: LinkHooks,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     let config = device_client(state, options.timing)?;
     let mut backoff = Backoff::new(options.first_retry, options.max_retry);
-    let mut endpoint: Option<quinn::Endpoint> = None;
+    let shared = hooks.endpoint.is_some();
+    let mut endpoint = hooks.endpoint;
+    let report = |connected: bool| {
+        if let Some(sender) = &hooks.connected {
+            sender.send_replace(connected);
+        }
+    };
 
     loop {
-        let ended = match connect_once(
+        let attempt = connect_once(
             state,
             &config,
             &mut endpoint,
-            inventory,
-            options,
+            (inventory, options),
+            &report,
             &mut shutdown,
-        )
-        .await
-        {
+        );
+        let ended = match attempt.await {
             Ok(ended) => ended,
             Err(error) => Ended::Lost {
                 established: false,
@@ -102,6 +124,7 @@ pub async fn run(
                 }
             }
         }
+        report(false);
         let delay = backoff.next_delay(rand::random());
         info!(delay_ms = delay.as_millis(), "reconnecting");
         tokio::select! {
@@ -110,7 +133,8 @@ pub async fn run(
         }
     }
 
-    if let Some(endpoint) = endpoint {
+    report(false);
+    if let Some(endpoint) = endpoint.filter(|_| !shared) {
         endpoint.close(CloseCode::Normal.to_u32().into(), b"agent stopping");
         tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle())
             .await
@@ -124,8 +148,8 @@ async fn connect_once(
     state: &AgentState,
     config: &quinn::ClientConfig,
     endpoint: &mut Option<quinn::Endpoint>,
-    inventory: &dyn InventorySource,
-    options: LinkOptions,
+    (inventory, options): (&dyn InventorySource, LinkOptions),
+    report: &(dyn Fn(bool) + Sync),
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended> {
     // Resolve on every attempt: the console may have moved.
@@ -192,6 +216,7 @@ async fn connect_once(
                 }
                 AgentOutput::Established(welcome) => {
                     established = true;
+                    report(true);
                     info!(
                         device = %welcome.device,
                         console_version = %welcome.console_version,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hotline_agent::enroll::enroll;
 use hotline_agent::inventory;
-use hotline_agent::link::{self, LinkOptions};
+use hotline_agent::link::{self, LinkHooks, LinkOptions};
 use hotline_agent::state::StateDir;
 use hotline_protocol::enroll::EnrollmentString;
 use tokio::signal::unix::{SignalKind, signal};
@@ -83,10 +83,13 @@ async fn run(command: Command) -> Result<()> {
                     stop.send(true).ok();
                 }
             });
+            let inventory = inventory::platform();
+            let options = LinkOptions::default();
             link::run(
                 &state,
-                inventory::platform().as_ref(),
-                LinkOptions::default(),
+                inventory.as_ref(),
+                options,
+                LinkHooks::default(),
                 stopped,
             )
             .await

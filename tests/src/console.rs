@@ -23,6 +23,11 @@ pub struct Console {
 impl Console {
     /// Initialises a console with a 1 s heartbeat, so that tests see liveness quickly.
     pub fn init() -> Console {
+        Console::init_with_heartbeat(1)
+    }
+
+    /// Initialises a console whose agents send a heartbeat every `seconds`.
+    pub fn init_with_heartbeat(seconds: u64) -> Console {
         let root = tempfile::tempdir().expect("tempdir");
         let console = Console {
             root,
@@ -33,7 +38,10 @@ impl Console {
         console.cli_ok(&["init"]);
         let config = console.data().join("console.toml");
         let text = std::fs::read_to_string(&config).expect("config");
-        let text = text.replace("heartbeat_secs = 15", "heartbeat_secs = 1");
+        let text = text.replace(
+            "heartbeat_secs = 15",
+            &format!("heartbeat_secs = {seconds}"),
+        );
         std::fs::write(&config, text).expect("config written");
         console
     }
@@ -76,6 +84,11 @@ impl Console {
         });
         self.quic = state["quic"].as_str().and_then(|a| a.parse().ok());
         self.https = state["https"].as_str().and_then(|a| a.parse().ok());
+    }
+
+    /// The process id of the running `serve`.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn start(&mut self) {

@@ -1,7 +1,7 @@
 //! `hotline-console serve`: the agent link over QUIC and the web console over HTTPS, until
 //! SIGINT or SIGTERM.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,8 +131,7 @@ fn bind_quic(dir: &DataDir, config: &Config, identity: &tls::Identity) -> Result
         std::fs::read(&reset_path).with_context(|| format!("reading {}", reset_path.display()))?;
     let reset_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &reset_secret);
     let endpoint_config = quinn::EndpointConfig::new(Arc::new(reset_key));
-    let socket = UdpSocket::bind(config.quic_listen)
-        .with_context(|| format!("binding QUIC to {}", config.quic_listen))?;
+    let socket = link::agent_socket(config.quic_listen)?;
     let server = tls::quic_server(identity, config)?;
     let runtime = quinn::default_runtime().context("no async runtime for QUIC")?;
     quinn::Endpoint::new(endpoint_config, Some(server), socket, runtime)

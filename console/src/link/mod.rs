@@ -29,6 +29,29 @@ const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// How often the database is polled for revocations made by another process.
 const REVOCATION_POLL: Duration = Duration::from_millis(500);
 
+/// Receive buffer asked for on the agent socket. When a whole fleet reconnects at once, a
+/// burst of 1200-byte Initial packets overflows the kernel's default buffer (about 200 KiB),
+/// and every dropped Initial costs that agent a retransmission timeout. The kernel caps the
+/// request at `net.core.rmem_max`.
+const RECEIVE_BUFFER: usize = 8 << 20;
+
+/// Binds the UDP socket for agents, with a receive buffer sized for reconnect storms.
+pub fn agent_socket(address: SocketAddr) -> Result<std::net::UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .context("creating the UDP socket")?;
+    if let Err(error) = socket.set_recv_buffer_size(RECEIVE_BUFFER) {
+        warn!(%error, "could not enlarge the UDP receive buffer");
+    }
+    socket
+        .bind(&address.into())
+        .with_context(|| format!("binding QUIC to {address}"))?;
+    Ok(socket.into())
+}
+
 /// What every connection handler shares.
 #[derive(Debug)]
 pub struct Link {
