@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests use. Keep this list in one place.
 packages=(
+    cups
+    bsdiff
+    xdelta3
 )
 
 missing=()
