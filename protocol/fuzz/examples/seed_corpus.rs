@@ -1,0 +1,98 @@
+//! Writes a seed corpus for the `frames` target: one well-formed frame of every message
+//! variant, and all of them in one stream cut into small chunks, so the fuzzer starts from
+//! valid payloads instead of having to guess a length prefix that matches its bytes.
+//!
+//! Run from `protocol/fuzz`: `cargo run --example seed_corpus`.
+
+use std::fs;
+use std::path::Path;
+
+use hotline_protocol::codec::{Wire, encode_frame};
+use hotline_protocol::enroll::{
+    EnrollAccepted, EnrollReply, EnrollRequest, EnrollmentToken, TOKEN_BYTES,
+};
+use hotline_protocol::inventory::{Display, DisplayKind, Inventory, OsInfo, UserSession};
+use hotline_protocol::messages::{
+    AgentMessage, Capabilities, ConsoleMessage, Heartbeat, HeartbeatAck, Hello, Refusal, Welcome,
+};
+use hotline_protocol::{CloseCode, DeviceId, PROTOCOL_VERSION};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let frames = [
+        frame(&AgentMessage::Hello(Box::new(hello())))?,
+        frame(&AgentMessage::Heartbeat(Heartbeat { seq: 300 }))?,
+        frame(&ConsoleMessage::Welcome(Welcome {
+            protocol: PROTOCOL_VERSION,
+            console_version: "0.1.0".into(),
+            device: DeviceId::from_random(7),
+            heartbeat_interval_ms: 15_000,
+        }))?,
+        frame(&ConsoleMessage::HeartbeatAck(HeartbeatAck { seq: 300 }))?,
+        frame(&ConsoleMessage::Refused(Refusal::new(
+            CloseCode::Revoked,
+            "revoked",
+        )))?,
+        frame(&EnrollRequest {
+            protocol: PROTOCOL_VERSION,
+            token: EnrollmentToken::from_random([3; TOKEN_BYTES]),
+            csr_der: vec![0x30; 64],
+            hostname: "ws-1".into(),
+        })?,
+        frame(&EnrollReply::Accepted(EnrollAccepted {
+            device: DeviceId::from_random(7),
+            certificate_der: vec![0x30; 32],
+            ca_der: vec![0x30; 32],
+        }))?,
+    ];
+
+    let dir = Path::new("corpus/frames");
+    fs::create_dir_all(dir).map_err(|error| format!("creating {}: {error}", dir.display()))?;
+    // The target's first byte says how many chunk sizes follow: none, the whole stream at once.
+    for (i, frame) in frames.iter().enumerate() {
+        write(&dir.join(format!("seed-{i}")), &[&[0], frame])?;
+    }
+    // Three sizes, 1, 7 and 200 bytes, cycling over every frame in one stream.
+    write(
+        &dir.join("seed-stream"),
+        &[&[3, 1, 7, 200], &frames.concat()],
+    )?;
+    Ok(())
+}
+
+fn frame<M: Wire>(message: &M) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    Ok(encode_frame(message)?)
+}
+
+fn write(path: &Path, parts: &[&[u8]]) -> Result<(), Box<dyn std::error::Error>> {
+    fs::write(path, parts.concat())
+        .map_err(|error| format!("writing {}: {error}", path.display()))?;
+    Ok(())
+}
+
+fn hello() -> Hello {
+    Hello {
+        protocol: PROTOCOL_VERSION,
+        device: DeviceId::from_random(7),
+        agent_version: "0.1.0".into(),
+        capabilities: Capabilities::INVENTORY.union(Capabilities::SCREEN),
+        inventory: Inventory {
+            hostname: "ws-0142".into(),
+            os: OsInfo {
+                family: "linux".into(),
+                name: "Debian GNU/Linux 12 (bookworm)".into(),
+                version: "6.1.0".into(),
+            },
+            arch: "x86_64".into(),
+            sessions: vec![UserSession {
+                user: "alice".into(),
+                line: "tty2".into(),
+                display: Some(":0".into()),
+                since: 1_700_000_000,
+            }],
+            displays: vec![Display {
+                name: ":0".into(),
+                kind: DisplayKind::Wayland,
+            }],
+        },
+    }
+}
