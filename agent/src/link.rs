@@ -224,6 +224,9 @@ async fn connect_once(
                         "connected to the console"
                     );
                 }
+                // FIXME: the agent sends no audit entries yet, so no ack can arrive; forwarding
+                // follows with the agent's audit log.
+                AgentOutput::AuditAcked(_) => {}
                 AgentOutput::Close { code, reason } => {
                     connection.close(code.to_u32().into(), reason.as_bytes());
                     return Ok(Ended::Lost {

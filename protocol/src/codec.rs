@@ -63,11 +63,11 @@ macro_rules! wire {
     };
 }
 
-wire!(AgentMessage, "agent message", Some(2), CONTROL_FRAME_LIMIT);
+wire!(AgentMessage, "agent message", Some(3), CONTROL_FRAME_LIMIT);
 wire!(
     ConsoleMessage,
     "console message",
-    Some(3),
+    Some(4),
     CONTROL_FRAME_LIMIT
 );
 wire!(EnrollRequest, "enroll request", None, ENROLL_FRAME_LIMIT);

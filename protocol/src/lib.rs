@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod close;
 pub mod codec;
 pub mod enroll;

@@ -1,4 +1,5 @@
-//! Messages on a device's control stream: the hello, heartbeats and the console's replies.
+//! Messages on a device's control stream: the hello, heartbeats, audit entries and the
+//! console's replies.
 //!
 //! The first frame an agent sends is always [`AgentMessage::Hello`], and the hello's first
 //! field is always the protocol version. Both stay fixed across major versions, so a console
@@ -6,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AgentAuditEntry;
 use crate::close::CloseCode;
 use crate::ids::DeviceId;
 use crate::inventory::{Inventory, MAX_TEXT};
@@ -108,6 +110,9 @@ pub enum AgentMessage {
     /// Must stay variant 0: see the module documentation.
     Hello(Box<Hello>),
     Heartbeat(Heartbeat),
+    /// One entry of the device's audit log, sent in `seq` order after the welcome: first
+    /// every entry the console has not acknowledged, then each new one.
+    Audit(Box<AgentAuditEntry>),
 }
 
 /// Everything a console sends on a device's control stream.
@@ -116,6 +121,11 @@ pub enum ConsoleMessage {
     Welcome(Welcome),
     HeartbeatAck(HeartbeatAck),
     Refused(Refusal),
+    /// The console has durably stored the device's audit entries up to and including
+    /// `up_to`; the device need not send them again.
+    AuditAck {
+        up_to: u64,
+    },
 }
 
 #[cfg(test)]

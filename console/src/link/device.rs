@@ -166,6 +166,12 @@ async fn run_session(
                     on_hello(link, connection, device, &hello).await
                 }
                 ConsoleOutput::Seen => link.registry.seen(device, unix_now()),
+                // FIXME: intake into the store follows; until then an entry is refused
+                // unacknowledged, so the agent keeps it and sends it again later.
+                ConsoleOutput::Audit(entry) => {
+                    let reason = format!("audit entry {} not accepted yet", entry.seq);
+                    return Some((CloseCode::Internal, reason));
+                }
                 ConsoleOutput::Close { code, reason } => return Some((code, reason)),
             }
         }

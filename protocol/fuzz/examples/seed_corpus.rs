@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::Path;
 
+use hotline_protocol::audit::{AgentAuditEntry, AuditOutcome, GENESIS_HASH};
 use hotline_protocol::codec::{Wire, encode_frame};
 use hotline_protocol::enroll::{
     EnrollAccepted, EnrollReply, EnrollRequest, EnrollmentToken, TOKEN_BYTES,
@@ -28,6 +29,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             heartbeat_interval_ms: 15_000,
         }))?,
         frame(&ConsoleMessage::HeartbeatAck(HeartbeatAck { seq: 300 }))?,
+        frame(&AgentMessage::Audit(Box::new(AgentAuditEntry::new(
+            1,
+            1_700_000_000_000,
+            ("agent.started".into(), r#"{"version":"0.1.0"}"#.into()),
+            Some(7),
+            AuditOutcome::Refused("no ticket".into()),
+            GENESIS_HASH,
+        ))))?,
+        frame(&ConsoleMessage::AuditAck { up_to: 1 })?,
         frame(&ConsoleMessage::Refused(Refusal::new(
             CloseCode::Revoked,
             "revoked",

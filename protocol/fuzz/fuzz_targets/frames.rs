@@ -141,8 +141,16 @@ fn reference_frames(stream: &[u8]) -> (Vec<&[u8]>, Result<(), FrameError>) {
 fn check_payload(payload: &[u8]) {
     // The console reads the version of a first frame before decoding it, and must read the
     // same version that a full decode finds.
-    if let Some(AgentMessage::Hello(hello)) = round_trip::<AgentMessage>(payload) {
-        assert_eq!(peek_version(payload, true), Some(hello.protocol));
+    match round_trip::<AgentMessage>(payload) {
+        Some(AgentMessage::Hello(hello)) => {
+            assert_eq!(peek_version(payload, true), Some(hello.protocol));
+        }
+        // The console checks every audit entry it decodes: the check must not panic, and
+        // an entry that passes must hash the same way twice.
+        Some(AgentMessage::Audit(entry)) if entry.check().is_ok() => {
+            assert_eq!(entry.compute_hash(), entry.hash);
+        }
+        _ => {}
     }
     round_trip::<ConsoleMessage>(payload);
     if let Some(request) = round_trip::<EnrollRequest>(payload) {

@@ -1,12 +1,14 @@
 //! The control-stream state machines under hostile input: a console's `DeviceSession` and an
 //! agent's `AgentSession` take arbitrary and well-formed payloads on a virtual clock that the
 //! input advances, and neither panics, a Close ends its batch and leaves the session closed
-//! for good, and polling never asks to be woken again at or before the present.
+//! for good, and polling never asks to be woken again at or before the present. Audit
+//! entries, well-formed, tampered or out of order, and their acks ride along.
 
 #![no_main]
 
 use std::time::{Duration, Instant};
 
+use hotline_protocol::audit::{AgentAuditEntry, AuditOutcome, GENESIS_HASH};
 use hotline_protocol::codec::Wire;
 use hotline_protocol::inventory::{Inventory, OsInfo};
 use hotline_protocol::messages::{
@@ -48,6 +50,18 @@ enum Step {
     /// A refusal arrives at the agent, with a code that may be one this build does not know
     /// (sent as `Normal`, since a refusal can only carry a known code).
     Refused { code: u8, reason: String },
+    /// The agent sends its next audit entries (to be delivered by a later `Exchange`).
+    AgentAudit { count: u8 },
+    /// An audit entry arrives at the console with any seq, and maybe a wrong hash or an
+    /// action name out of shape.
+    Audit {
+        seq: u64,
+        tamper: bool,
+        action: String,
+        params_len: u16,
+    },
+    /// An audit ack arrives at the agent, for any seq.
+    AuditAck { up_to: u64 },
 }
 
 fuzz_target!(|steps: Vec<Step>| {
@@ -85,6 +99,17 @@ fn hello(device: DeviceId, protocol: ProtocolVersion, hostname_len: usize) -> He
     }
 }
 
+fn entry(seq: u64, action: String, params: String, prev: [u8; 32]) -> AgentAuditEntry {
+    AgentAuditEntry::new(
+        seq,
+        1_700_000_000_000,
+        (action, params),
+        None,
+        AuditOutcome::Ok,
+        prev,
+    )
+}
+
 fn version((major, minor): (u16, u16)) -> ProtocolVersion {
     // Mostly the version this build speaks, so that the fuzzer gets past the version check.
     let major = if major % 4 == 0 {
@@ -111,6 +136,9 @@ struct Pair {
     to_agent: Vec<Vec<u8>>,
     console_closed: bool,
     agent_closed: bool,
+    /// The agent's audit chain so far: last seq and hash.
+    audit_seq: u64,
+    audit_hash: [u8; 32],
 }
 
 impl Pair {
@@ -132,6 +160,8 @@ impl Pair {
             to_agent: Vec::new(),
             console_closed: false,
             agent_closed: false,
+            audit_seq: 0,
+            audit_hash: GENESIS_HASH,
         }
     }
 
@@ -191,6 +221,44 @@ impl Pair {
                 let refusal = Refusal::new(code, &reason);
                 self.agent_frame(&payload(&ConsoleMessage::Refused(refusal)));
             }
+            Step::AgentAudit { count } => self.agent_audit(count % 8),
+            Step::Audit {
+                seq,
+                tamper,
+                action,
+                params_len,
+            } => {
+                let params = "p".repeat(usize::from(params_len % 5000));
+                let mut entry = entry(seq, action, params, self.audit_hash);
+                if tamper {
+                    entry.hash[0] ^= 1;
+                }
+                self.console_frame(&payload(&AgentMessage::Audit(Box::new(entry))));
+            }
+            Step::AuditAck { up_to } => {
+                self.agent_frame(&payload(&ConsoleMessage::AuditAck { up_to }));
+            }
+        }
+    }
+
+    fn agent_audit(&mut self, count: u8) {
+        for _ in 0..count {
+            let next = entry(
+                self.audit_seq + 1,
+                "agent.started".into(),
+                "{}".into(),
+                self.audit_hash,
+            );
+            let Some(message) = self.agent.send_audit(next.clone()) else {
+                assert!(
+                    !self.agent.is_established(),
+                    "established agent sent no entry"
+                );
+                return;
+            };
+            self.audit_seq = next.seq;
+            self.audit_hash = next.hash;
+            self.to_console.push(payload(&message));
         }
     }
 
@@ -258,6 +326,9 @@ impl Pair {
                 ConsoleOutput::Established(_) => {
                     assert!(!self.console_closed, "console re-established after closing");
                 }
+                ConsoleOutput::Audit(entry) => {
+                    assert!(entry.check().is_ok(), "console passed on a bad entry");
+                }
                 ConsoleOutput::Seen | ConsoleOutput::Close { .. } => {}
             }
         }
@@ -286,6 +357,9 @@ impl Pair {
                 AgentOutput::Send(message) => self.to_console.push(payload(&message)),
                 AgentOutput::Established(_) => {
                     assert!(!self.agent_closed, "agent re-established after closing");
+                }
+                AgentOutput::AuditAcked(up_to) => {
+                    assert!(up_to <= self.agent.audit_sent(), "ack beyond what was sent");
                 }
                 AgentOutput::Close { .. } => {}
             }

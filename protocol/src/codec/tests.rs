@@ -1,4 +1,5 @@
 use super::*;
+use crate::audit::{AgentAuditEntry, AuditOutcome, GENESIS_HASH, MAX_PARAMS, MAX_REASON};
 use crate::close::CloseCode;
 use crate::enroll::{EnrollAccepted, EnrollmentToken, TOKEN_BYTES};
 use crate::ids::DeviceId;
@@ -41,7 +42,22 @@ fn hello() -> AgentMessage {
 /// One value of every variant of every message, so that adding a variant without a sample
 /// fails the count checks below.
 fn agent_messages() -> Vec<AgentMessage> {
-    vec![hello(), AgentMessage::Heartbeat(Heartbeat { seq: 7 })]
+    vec![
+        hello(),
+        AgentMessage::Heartbeat(Heartbeat { seq: 7 }),
+        AgentMessage::Audit(Box::new(audit_entry(3))),
+    ]
+}
+
+fn audit_entry(seq: u64) -> AgentAuditEntry {
+    AgentAuditEntry::new(
+        seq,
+        1_700_000_000_000,
+        ("credential.reset".into(), r#"{"account":"jörg"}"#.into()),
+        Some(1042),
+        AuditOutcome::Refused("account locked by an administrator".into()),
+        [7; 32],
+    )
 }
 
 fn console_messages() -> Vec<ConsoleMessage> {
@@ -54,6 +70,7 @@ fn console_messages() -> Vec<ConsoleMessage> {
         }),
         ConsoleMessage::HeartbeatAck(HeartbeatAck { seq: 7 }),
         ConsoleMessage::Refused(Refusal::new(CloseCode::Revoked, "device revoked")),
+        ConsoleMessage::AuditAck { up_to: 3 },
     ]
 }
 
@@ -280,4 +297,33 @@ fn the_version_of_a_future_hello_can_be_read() {
 
     let request = enroll_request().encode_payload().expect("encodes");
     assert_eq!(peek_version(&request, false), Some(PROTOCOL_VERSION));
+}
+
+#[test]
+fn the_largest_audit_entry_fits_a_control_frame() {
+    let entry = AgentAuditEntry::new(
+        u64::MAX,
+        i64::MIN,
+        ("a".repeat(64), "p".repeat(MAX_PARAMS)),
+        Some(u64::MAX),
+        AuditOutcome::Failed("r".repeat(MAX_REASON)),
+        GENESIS_HASH,
+    );
+    assert_eq!(entry.check(), Ok(()));
+    round_trip(&AgentMessage::Audit(Box::new(entry)));
+}
+
+#[test]
+fn an_audit_entry_with_a_huge_declared_params_length_is_refused() {
+    // Audit, seq 1, at_ms 0, action "a", then params claiming 2^32 bytes.
+    let mut payload = vec![2u8, 1, 0, 1, b'a', 252];
+    payload.extend_from_slice(&u32::MAX.to_le_bytes());
+    payload.extend_from_slice(b"{}");
+    assert_eq!(
+        AgentMessage::decode_payload(&payload),
+        Err(DecodeError::LimitExceeded {
+            message: "agent message",
+            limit: CONTROL_FRAME_LIMIT
+        })
+    );
 }

@@ -1,8 +1,9 @@
-//! The agent's side of a control stream: hello, wait for the welcome, heartbeats, and
-//! noticing a console that went silent.
+//! The agent's side of a control stream: hello, wait for the welcome, heartbeats, audit
+//! entries and their acknowledgements, and noticing a console that went silent.
 
 use std::time::{Duration, Instant};
 
+use crate::audit::AgentAuditEntry;
 use crate::close::CloseCode;
 use crate::codec::Wire;
 use crate::ids::DeviceId;
@@ -21,6 +22,8 @@ pub enum AgentOutput {
     Send(AgentMessage),
     /// The console accepted the hello.
     Established(Welcome),
+    /// The console has stored the device's audit entries up to and including this `seq`.
+    AuditAcked(u64),
     /// Close the connection with this code and reason.
     Close {
         code: CloseCode,
@@ -47,6 +50,9 @@ enum State {
 pub struct AgentSession {
     state: State,
     device: DeviceId,
+    /// Highest audit `seq` sent on this connection, and highest acknowledged on it.
+    audit_sent: u64,
+    audit_acked: u64,
 }
 
 impl AgentSession {
@@ -61,6 +67,8 @@ impl AgentSession {
                 deadline: now + welcome_timeout,
             },
             device: hello.device.clone(),
+            audit_sent: 0,
+            audit_acked: 0,
         };
         (session, AgentMessage::Hello(Box::new(hello)))
     }
@@ -83,6 +91,23 @@ impl AgentSession {
                 }
                 *last_ack = now;
                 Vec::new()
+            }
+            (ConsoleMessage::AuditAck { up_to }, State::Established { last_ack, .. }) => {
+                // An ack for an entry never sent would let the agent drop entries the console
+                // does not hold.
+                if up_to > self.audit_sent {
+                    let reason = format!(
+                        "ack for audit entry {up_to} but only up to {} sent",
+                        self.audit_sent
+                    );
+                    return self.close(CloseCode::ProtocolViolation, reason);
+                }
+                *last_ack = now;
+                if up_to <= self.audit_acked {
+                    return Vec::new();
+                }
+                self.audit_acked = up_to;
+                vec![AgentOutput::AuditAcked(up_to)]
             }
             (ConsoleMessage::Refused(refusal), _) => {
                 self.close(refusal.code, format!("console refused: {}", refusal.reason))
@@ -138,6 +163,22 @@ impl AgentSession {
         }
     }
 
+    /// Wraps an audit entry for sending, or returns `None` before the welcome: entries go
+    /// only to a console that has accepted this device. The caller sends entries in `seq`
+    /// order.
+    pub fn send_audit(&mut self, entry: AgentAuditEntry) -> Option<AgentMessage> {
+        if !self.is_established() {
+            return None;
+        }
+        self.audit_sent = self.audit_sent.max(entry.seq);
+        Some(AgentMessage::Audit(Box::new(entry)))
+    }
+
+    /// Highest audit `seq` sent on this connection (0 before any).
+    pub fn audit_sent(&self) -> u64 {
+        self.audit_sent
+    }
+
     pub fn is_established(&self) -> bool {
         matches!(self.state, State::Established { .. })
     }
@@ -187,5 +228,6 @@ fn name(message: &ConsoleMessage) -> &'static str {
         ConsoleMessage::Welcome(_) => "welcome",
         ConsoleMessage::HeartbeatAck(_) => "heartbeat ack",
         ConsoleMessage::Refused(_) => "refusal",
+        ConsoleMessage::AuditAck { .. } => "audit ack",
     }
 }

@@ -1,8 +1,10 @@
 //! The console's side of one device's control stream: check the hello against the
-//! certificate, answer heartbeats, and notice a device that went silent.
+//! certificate, answer heartbeats, hand audit entries up for storage, and notice a device
+//! that went silent.
 
 use std::time::{Duration, Instant};
 
+use crate::audit::AgentAuditEntry;
 use crate::close::CloseCode;
 use crate::codec::{Wire, peek_version};
 use crate::ids::DeviceId;
@@ -27,6 +29,10 @@ pub enum ConsoleOutput {
     Established(Box<Hello>),
     /// The device is alive (a heartbeat arrived).
     Seen,
+    /// An audit entry within its limits and matching its own hash. The IO layer stores it
+    /// (which checks its place in the device's chain) and, once stored, sends
+    /// [`ConsoleMessage::AuditAck`]; or closes the connection when the store refuses it.
+    Audit(Box<AgentAuditEntry>),
     /// Close the connection with this code and reason.
     Close {
         code: CloseCode,
@@ -76,6 +82,16 @@ impl DeviceSession {
                 }
                 let ack = ConsoleMessage::HeartbeatAck(HeartbeatAck { seq: heartbeat.seq });
                 vec![ConsoleOutput::Send(ack), ConsoleOutput::Seen]
+            }
+            AgentMessage::Audit(entry) => {
+                if let Err(error) = entry.check() {
+                    let reason = format!("audit entry {}: {error}", entry.seq);
+                    return self.close(CloseCode::ProtocolViolation, reason);
+                }
+                if let State::Established { last_seen } = &mut self.state {
+                    *last_seen = now;
+                }
+                vec![ConsoleOutput::Audit(entry)]
             }
             AgentMessage::Hello(_) => self.close(
                 CloseCode::ProtocolViolation,
@@ -133,6 +149,12 @@ impl DeviceSession {
                 return self.close(
                     CloseCode::ProtocolViolation,
                     "heartbeat before hello".into(),
+                );
+            }
+            Ok(AgentMessage::Audit(_)) => {
+                return self.close(
+                    CloseCode::ProtocolViolation,
+                    "audit entry before hello".into(),
                 );
             }
             Err(error) => return self.close(CloseCode::ProtocolViolation, error.to_string()),

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::audit::{AgentAuditEntry, AuditOutcome, GENESIS_HASH};
 use crate::codec::encode_frame;
 use crate::inventory::{Inventory, OsInfo};
 use crate::messages::{Capabilities, Heartbeat};
@@ -222,4 +223,134 @@ fn garbage_after_hello_closes_with_the_decode_error() {
     );
     // Framing is the IO layer's business, but the frame it would carry must still encode.
     assert!(encode_frame(&AgentMessage::Heartbeat(Heartbeat { seq: 1 })).is_ok());
+}
+
+/// A console and an agent that have exchanged hello and welcome at `now`.
+fn established(now: Instant) -> (DeviceSession, AgentSession) {
+    let device = DeviceId::from_random(5);
+    let mut console = DeviceSession::new(device.clone(), policy(), now);
+    let (mut agent, first) = AgentSession::start(hello(device), now, Duration::from_secs(10));
+    to_agent(&mut agent, console.on_frame(&payload(&first), now), now);
+    assert!(agent.is_established());
+    (console, agent)
+}
+
+fn audit_chain(count: u64) -> Vec<AgentAuditEntry> {
+    let mut prev = GENESIS_HASH;
+    (1..=count)
+        .map(|seq| {
+            let params = format!(r#"{{"n":{seq}}}"#);
+            let entry = AgentAuditEntry::new(
+                seq,
+                1_700_000_000_000,
+                ("agent.started".into(), params),
+                None,
+                AuditOutcome::Ok,
+                prev,
+            );
+            prev = entry.hash;
+            entry
+        })
+        .collect()
+}
+
+#[test]
+fn audit_entries_reach_the_console_and_acks_reach_the_agent() {
+    let now = Instant::now();
+    let (mut console, mut agent) = established(now);
+    for entry in audit_chain(3) {
+        let message = agent.send_audit(entry.clone()).expect("established");
+        let outputs = console.on_frame(&payload(&message), now);
+        assert_eq!(outputs, vec![ConsoleOutput::Audit(Box::new(entry))]);
+    }
+    assert_eq!(agent.audit_sent(), 3);
+
+    // The IO layer stores the entries and acknowledges; a repeated ack is not news.
+    let ack = |up_to| vec![ConsoleOutput::Send(ConsoleMessage::AuditAck { up_to })];
+    assert_eq!(
+        to_agent(&mut agent, ack(2), now),
+        vec![AgentOutput::AuditAcked(2)]
+    );
+    assert!(to_agent(&mut agent, ack(2), now).is_empty());
+    assert_eq!(
+        to_agent(&mut agent, ack(3), now),
+        vec![AgentOutput::AuditAcked(3)]
+    );
+}
+
+#[test]
+fn audit_entries_wait_for_the_welcome() {
+    let now = Instant::now();
+    let (mut agent, _) = AgentSession::start(
+        hello(DeviceId::from_random(5)),
+        now,
+        Duration::from_secs(10),
+    );
+    assert_eq!(agent.send_audit(audit_chain(1).remove(0)), None);
+
+    let mut console = DeviceSession::new(DeviceId::from_random(5), policy(), now);
+    let early = AgentMessage::Audit(Box::new(audit_chain(1).remove(0)));
+    assert_eq!(
+        closes(&console.on_frame(&payload(&early), now)),
+        Some((CloseCode::ProtocolViolation, "audit entry before hello"))
+    );
+}
+
+#[test]
+fn an_ack_for_an_entry_never_sent_closes_the_agent_side() {
+    let now = Instant::now();
+    let (_, mut agent) = established(now);
+    agent.send_audit(audit_chain(1).remove(0));
+    let outputs = agent.on_frame(&payload(&ConsoleMessage::AuditAck { up_to: 5 }), now);
+    assert_eq!(
+        outputs,
+        vec![AgentOutput::Close {
+            code: CloseCode::ProtocolViolation,
+            reason: "ack for audit entry 5 but only up to 1 sent".into()
+        }]
+    );
+}
+
+#[test]
+fn an_audit_entry_that_does_not_match_its_hash_is_a_violation() {
+    let now = Instant::now();
+    let (mut console, _) = established(now);
+    let mut entry = audit_chain(1).remove(0);
+    entry.action = "agent.stopped".into();
+    let outputs = console.on_frame(&payload(&AgentMessage::Audit(Box::new(entry))), now);
+    assert_eq!(
+        closes(&outputs),
+        Some((
+            CloseCode::ProtocolViolation,
+            "audit entry 1: audit entry 1 does not match its hash"
+        ))
+    );
+}
+
+#[test]
+fn audit_traffic_keeps_both_sides_alive_on_the_virtual_clock() {
+    let start = Instant::now();
+    let (mut console, mut agent) = established(start);
+    let mut chain = audit_chain(200).into_iter();
+
+    // One entry a second for 200 s, heartbeats as usual: nobody times out.
+    let mut now = start;
+    for _ in 0..200 {
+        now += Duration::from_secs(1);
+        let mut sent = agent.poll(now);
+        let entry = chain.next().expect("entry");
+        let up_to = entry.seq;
+        sent.push(AgentOutput::Send(agent.send_audit(entry).expect("sent")));
+        let replies = to_console(&mut console, sent, now);
+        assert_eq!(closes(&replies), None);
+        let mut replies: Vec<_> = replies
+            .into_iter()
+            .filter(|output| !matches!(output, ConsoleOutput::Audit(_)))
+            .collect();
+        replies.push(ConsoleOutput::Send(ConsoleMessage::AuditAck { up_to }));
+        let heard = to_agent(&mut agent, replies, now);
+        assert!(heard.contains(&AgentOutput::AuditAcked(up_to)), "{heard:?}");
+        assert!(console.poll(now).is_empty());
+    }
+    assert!(agent.is_established());
 }
