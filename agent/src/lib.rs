@@ -2,6 +2,7 @@
 //! connection to it, reporting the device's inventory and heartbeats. The binary is a thin
 //! shell over this library, which the end-to-end tests and benchmarks also drive.
 
+pub mod audit;
 pub mod enroll;
 pub mod inventory;
 pub mod link;

@@ -1,6 +1,8 @@
 //! The connection to the console: connect with mutual TLS, run the protocol's agent session
-//! over the control stream, and reconnect after any loss with jittered exponential backoff.
+//! over the control stream, forward the audit log, and reconnect after any loss with jittered
+//! exponential backoff.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -12,6 +14,8 @@ use hotline_protocol::{CloseCode, PROTOCOL_VERSION};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
+use crate::audit::Audit;
+use crate::audit::forward::{Forwarder, RefusalRecorder};
 use crate::enroll::{client_endpoint, resolve};
 use crate::inventory::InventorySource;
 use crate::state::AgentState;
@@ -61,6 +65,8 @@ pub struct LinkHooks {
     pub endpoint: Option<quinn::Endpoint>,
     /// Told `true` when the console welcomes the device and `false` when the connection ends.
     pub connected: Option<watch::Sender<bool>>,
+    /// The audit log to forward to the console, and to record link refusals in.
+    pub audit: Option<Arc<Audit>>,
 }
 
 impl std::fmt::Debug for LinkHooks {
@@ -81,6 +87,8 @@ pub async fn run(
     let mut backoff = Backoff::new(options.first_retry, options.max_retry);
     let shared = hooks.endpoint.is_some();
     let mut endpoint = hooks.endpoint;
+    let audit = hooks.audit.as_deref();
+    let mut refusals = RefusalRecorder::default();
     let report = |connected: bool| {
         if let Some(sender) = &hooks.connected {
             sender.send_replace(connected);
@@ -93,16 +101,24 @@ pub async fn run(
             &config,
             &mut endpoint,
             (inventory, options),
-            &report,
+            (&report, audit),
             &mut shutdown,
         );
         let ended = match attempt.await {
             Ok(ended) => ended,
-            Err(error) => Ended::Lost {
-                established: false,
-                code: None,
-                reason: format!("{error:#}"),
-            },
+            Err(error) => {
+                let reason = format!("{error:#}");
+                // A console whose certificate does not chain to the pinned CA may be an
+                // impostor: that is worth a line in the audit log, not only in the log file.
+                if reason.contains("certificate") {
+                    refusals.record(audit, &state.console, &reason);
+                }
+                Ended::Lost {
+                    established: false,
+                    code: None,
+                    reason,
+                }
+            }
         };
         match ended {
             Ended::Shutdown => break,
@@ -116,8 +132,12 @@ pub async fn run(
                 if established || code == Some(CloseCode::ConsoleShutdown) {
                     backoff.reset();
                 }
+                if established {
+                    refusals.clear();
+                }
                 match code {
                     Some(code) if code.is_fatal_for_agent() => {
+                        refusals.record(audit, &state.console, &format!("{code}: {reason}"));
                         error!(%code, reason, "console refused this device")
                     }
                     _ => warn!(reason, "connection to the console lost"),
@@ -149,7 +169,7 @@ async fn connect_once(
     config: &quinn::ClientConfig,
     endpoint: &mut Option<quinn::Endpoint>,
     (inventory, options): (&dyn InventorySource, LinkOptions),
-    report: &(dyn Fn(bool) + Sync),
+    (report, audit): (&(dyn Fn(bool) + Sync), Option<&Audit>),
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended> {
     // Resolve on every attempt: the console may have moved.
@@ -184,10 +204,17 @@ async fn connect_once(
         .context("sending the hello")?;
     let mut reader = FrameReader::new(recv, CONTROL_FRAME_LIMIT);
     let mut established = false;
+    let mut forwarder = audit.map(Forwarder::new);
 
     loop {
         let deadline = session.next_deadline().unwrap_or_else(Instant::now);
-        let outputs = tokio::select! {
+        let appended = async {
+            match forwarder.as_mut() {
+                Some(forwarder) if established => forwarder.appended.changed().await.ok(),
+                _ => std::future::pending().await,
+            }
+        };
+        let mut outputs = tokio::select! {
             frame = reader.next_frame() => match frame {
                 Ok(Some(payload)) => session.on_frame(&payload, Instant::now()),
                 Ok(None) => vec![AgentOutput::Close {
@@ -201,11 +228,24 @@ async fn connect_once(
                 Err(ReadFrameError::Stream(_)) => return Ok(lost(&connection, established)),
             },
             () = tokio::time::sleep_until(deadline.into()) => session.poll(Instant::now()),
+            Some(()) = appended => Vec::new(),
             _ = shutdown.changed() => {
                 connection.close(CloseCode::Normal.to_u32().into(), b"agent stopping");
                 return Ok(Ended::Shutdown);
             }
         };
+        // Whatever woke the loop, entries may be ready to go: all unacknowledged ones after
+        // a welcome, new ones, or more once an ack makes room. A closed session sends none.
+        if let Some(forwarder) = forwarder.as_mut().filter(|_| session.is_established()) {
+            for output in &outputs {
+                match output {
+                    AgentOutput::Established(_) => forwarder.restart(),
+                    AgentOutput::AuditAcked(up_to) => forwarder.acknowledge(*up_to)?,
+                    _ => {}
+                }
+            }
+            outputs.extend(forwarder.next_batch(&mut session)?);
+        }
 
         for output in outputs {
             match output {
@@ -224,8 +264,7 @@ async fn connect_once(
                         "connected to the console"
                     );
                 }
-                // FIXME: the agent sends no audit entries yet, so no ack can arrive; forwarding
-                // follows with the agent's audit log.
+                // Handled with the batch above, before anything was sent.
                 AgentOutput::AuditAcked(_) => {}
                 AgentOutput::Close { code, reason } => {
                     connection.close(code.to_u32().into(), reason.as_bytes());

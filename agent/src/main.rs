@@ -1,10 +1,12 @@
 //! `hotline-agent`: enroll this device with a console, or run the agent.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use hotline_agent::audit::{self, Audit, Outcome};
 use hotline_agent::enroll::enroll;
 use hotline_agent::inventory;
 use hotline_agent::link::{self, LinkHooks, LinkOptions};
@@ -13,6 +15,8 @@ use hotline_protocol::enroll::EnrollmentString;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
+
+mod output;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +44,30 @@ enum Command {
         /// The agent's state directory.
         #[arg(long)]
         state: PathBuf,
+    },
+    /// Inspect the local audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit non-zero naming the first entry that does not fit.
+    Verify {
+        /// The agent's state directory.
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// List the entries still in the log, oldest first.
+    List {
+        /// The agent's state directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -72,11 +100,21 @@ async fn run(command: Command) -> Result<()> {
         Command::Enroll { state, enrollment } => {
             let enrollment: EnrollmentString = enrollment.parse()?;
             let hostname = inventory::platform().collect().hostname;
-            enroll(&StateDir::new(&state), &enrollment, &hostname).await?;
+            let device = enroll(&StateDir::new(&state), &enrollment, &hostname).await?;
+            let params =
+                serde_json::json!({ "device": device.as_str(), "console": enrollment.address });
+            open_audit(&state)?
+                .append("agent.enrolled", &params, None, Outcome::Ok)
+                .context("recording the enrollment in the audit log")?;
             Ok(())
         }
-        Command::Run { state } => {
-            let state = StateDir::new(&state).load()?;
+        Command::Run { state: dir } => {
+            let state = StateDir::new(&dir).load()?;
+            let audit = Arc::new(open_audit(&dir)?);
+            let version = serde_json::json!({ "version": env!("CARGO_PKG_VERSION") });
+            audit
+                .append("agent.started", &version, None, Outcome::Ok)
+                .context("recording the start in the audit log")?;
             let (stop, stopped) = watch::channel(false);
             tokio::spawn(async move {
                 if wait_for_signal().await.is_ok() {
@@ -85,16 +123,31 @@ async fn run(command: Command) -> Result<()> {
             });
             let inventory = inventory::platform();
             let options = LinkOptions::default();
-            link::run(
-                &state,
-                inventory.as_ref(),
-                options,
-                LinkHooks::default(),
-                stopped,
-            )
-            .await
+            let hooks = LinkHooks {
+                audit: Some(audit.clone()),
+                ..LinkHooks::default()
+            };
+            link::run(&state, inventory.as_ref(), options, hooks, stopped).await?;
+            audit
+                .append("agent.stopped", &serde_json::json!({}), None, Outcome::Ok)
+                .context("recording the stop in the audit log")?;
+            Ok(())
         }
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { state } => output::verify(&audit::inspect(&state)?),
+            AuditCommand::List { state, json } => output::list(&audit::inspect(&state)?, json),
+        },
     }
+}
+
+/// Opens the audit log, saying which command repairs a damaged one.
+fn open_audit(state: &Path) -> Result<Audit> {
+    Audit::open(state).with_context(|| {
+        format!(
+            "opening the audit log (`hotline-agent audit verify --state {}` shows where it is damaged)",
+            state.display()
+        )
+    })
 }
 
 async fn wait_for_signal() -> Result<()> {

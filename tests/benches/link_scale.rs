@@ -232,6 +232,7 @@ async fn hold_agents(states: &[Arc<AgentState>]) -> Result<Agents> {
         let hooks = LinkHooks {
             endpoint: Some(endpoints[i / AGENTS_PER_ENDPOINT].clone()),
             connected: Some(report),
+            ..LinkHooks::default()
         };
         let state = state.clone();
         let stopped = stopped.clone();
