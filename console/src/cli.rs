@@ -37,6 +37,14 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Show recent refusals and anomalies on the agent link, newest first.
     Events(EventsArgs),
+    /// Analyst accounts: add, list, disable.
+    Analyst(crate::commands::analyst::AnalystArgs),
+    /// Tickets: open, list, show, note, close.
+    Ticket(crate::commands::ticket::TicketArgs),
+    /// The audit trail: verify the hash chain, export a ticket's record.
+    Audit(crate::commands::audit::AuditArgs),
+    /// The outbound webhook that receives every audit entry, signed with HMAC-SHA256.
+    Webhook(crate::commands::webhook::WebhookArgs),
 }
 
 #[derive(Debug, Args)]

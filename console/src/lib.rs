@@ -3,6 +3,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+pub mod api;
+pub mod audit;
+pub mod authz;
 pub mod ca;
 pub mod cli;
 pub mod commands;
@@ -10,6 +14,9 @@ pub mod config;
 pub mod datadir;
 pub mod link;
 pub mod output;
+pub mod rejected;
 pub mod store;
+pub mod tickets;
 pub mod tls;
 pub mod web;
+pub mod webhook;

@@ -39,6 +39,10 @@ fn main() -> ExitCode {
             Command::EnrollToken(args) => commands::token::run(&dir, args).await,
             Command::Devices(args) => commands::devices::run(&dir, args).await,
             Command::Events(args) => commands::events::run(&dir, args).await,
+            Command::Analyst(args) => commands::analyst::run(&dir, args).await,
+            Command::Ticket(args) => commands::ticket::run(&dir, args).await,
+            Command::Audit(args) => commands::audit::run(&dir, args).await,
+            Command::Webhook(args) => commands::webhook::run(&dir, args).await,
         }
     });
     match result {

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 
+use crate::accounts::{AccountName, Role};
 use crate::ca::{Ca, create_ca};
 use crate::cli::InitArgs;
 use crate::config::Config;
@@ -37,15 +38,40 @@ pub async fn run(dir: &DataDir, args: &InitArgs) -> Result<()> {
             toml::to_string(&Config::default()).context("formatting the default configuration")?;
         write_public(&dir.config(), text.as_bytes())?;
     }
-    Store::open(&dir.database(), true).await?.close().await;
+    let store = Store::open(&dir.database(), true).await?;
+    let admin = first_admin(&store).await;
+    store.close().await;
+    let password = admin?;
 
     output::line(&format!("initialised {}", dir.root().display()));
     output::line(&format!("CA fingerprint (SHA-256): {}", ca.fingerprint()));
+    output::line(&format!("first admin: {FIRST_ADMIN}"));
+    output::line(&format!("one-time password: {password}"));
+    output::line("it must be changed at first login");
     output::line(&format!(
         "next: hotline-console serve --data {0}, then hotline-console enroll-token --data {0}",
         dir.root().display()
     ));
     Ok(())
+}
+
+/// The first account's name. It holds only the admin role: admins create analysts.
+pub const FIRST_ADMIN: &str = "admin";
+
+/// Creates the first admin with a one-time password and returns the password. Data
+/// directories made before accounts existed get their first admin with
+/// `hotline-console analyst add NAME --name N --role admin` instead.
+async fn first_admin(store: &Store) -> Result<String> {
+    let name: AccountName = FIRST_ADMIN.parse().map_err(anyhow::Error::msg)?;
+    let roles = [Role::Admin].into_iter().collect();
+    super::analyst::create(
+        store,
+        &name,
+        "Administrator",
+        &roles,
+        super::analyst::cli_actor(),
+    )
+    .await
 }
 
 /// This machine's host name, when it is a valid DNS name for a certificate.

@@ -1,7 +1,11 @@
 //! One module per CLI command.
 
+pub mod analyst;
+pub mod audit;
 pub mod devices;
 pub mod events;
 pub mod init;
 pub mod serve;
+pub mod ticket;
 pub mod token;
+pub mod webhook;

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::datadir::{DataDir, read_text};
 use crate::link::{self, Link};
 use crate::store::Store;
-use crate::{output, tls, web};
+use crate::{api, output, tls, web};
 
 /// What a running `serve` tells other commands (and tests) about itself.
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,9 +81,24 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
     let web_handle = axum_server::Handle::new();
     let https_config =
         axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls::https_server(&identity)?));
+    let app_state = api::AppState {
+        store: store.clone(),
+        link: link.clone(),
+        feed: store.feed().clone(),
+        origin: format!("https://{}", state.https),
+    };
+    let feed = tokio::spawn(store.feed().clone().run(store.clone(), stopped.clone()));
+    let webhook = tokio::spawn(crate::webhook::run(
+        store.clone(),
+        crate::webhook::secret_path(dir),
+        stopped.clone(),
+    ));
+    let app = api::router()
+        .with_state(app_state)
+        .merge(web::router(link.clone()));
     let web = axum_server::from_tcp_rustls(https_listener, https_config)
         .handle(web_handle.clone())
-        .serve(web::router(link.clone()).into_make_service());
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>());
     let web = tokio::spawn(web);
 
     crate::datadir::write_public(
@@ -110,7 +125,7 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
     tokio::time::timeout(Duration::from_secs(3), endpoint.wait_idle())
         .await
         .ok();
-    for task in [accept, flush] {
+    for task in [accept, flush, feed, webhook] {
         task.await.ok();
     }
     if let Ok(Err(error)) = revocations.await {

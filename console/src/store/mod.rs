@@ -1,9 +1,14 @@
 //! The console's embedded database: SQLite through sqlx, with migrations compiled into the
 //! binary. The admin commands open it while `serve` runs, so it uses WAL and waits on locks.
 
+mod accounts;
+mod api_tokens;
+mod audit;
 mod devices;
 mod events;
+mod tickets;
 mod tokens;
+mod webhooks;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
@@ -22,12 +27,24 @@ pub use devices::{DeviceRecord, Presence};
 pub use events::LinkEvent;
 pub use tokens::TokenCheck;
 
+pub use accounts::{Account, ApiTokenInfo, secret_hash};
+pub use audit::{ChainBroken, ChainSummary};
+pub use tickets::{NewTicket, TicketChange, TicketFilter};
+pub use webhooks::{Delivery, OutboxCounts, Webhook};
+
 /// The migrations, in order. Each is applied once and never edited afterwards.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "devices",
-    include_str!("../../migrations/0001_devices.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "devices",
+        include_str!("../../migrations/0001_devices.sql"),
+    ),
+    (
+        2,
+        "tickets_audit",
+        include_str!("../../migrations/0002_tickets_audit.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded;
@@ -57,6 +74,8 @@ impl<'s> MigrationSource<'s> for Embedded {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// Woken after every audit append made through this handle; see `audit::Feed`.
+    feed: crate::audit::Feed,
 }
 
 /// Seconds since the Unix epoch, as stored in the database.
@@ -97,7 +116,10 @@ impl Store {
             .run(&pool)
             .await
             .with_context(|| format!("migrating database {}", path.display()))?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            feed: crate::audit::Feed::new(),
+        })
     }
 
     /// Records that a console process is alive, so that the CLI can tell stale `online`
@@ -122,6 +144,11 @@ impl Store {
                 .await
                 .context("reading console state")?;
         Ok(value.and_then(|text| text.parse().ok()))
+    }
+
+    /// The live feed of timeline items fed by this store's appends.
+    pub fn feed(&self) -> &crate::audit::Feed {
+        &self.feed
     }
 
     pub async fn close(&self) {

@@ -1,0 +1,161 @@
+//! The JSON API under `/api`, for the web console's pages and for scripts. Every handler
+//! authenticates its caller (`Caller`), asks `authz::authorize` on every call, validates and
+//! length-caps its input, and answers errors as `{"error": "..."}` saying why.
+//!
+//! The routes are listed once in `ROUTES`; `router()` refuses to mount a path missing there,
+//! and a unit test checks that each one is described in `openapi.json`.
+
+mod analysts;
+mod audit;
+mod body;
+mod caller;
+mod devices;
+mod error;
+mod session;
+mod tickets;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{MethodRouter, delete, get, post};
+
+pub use body::Body;
+pub use caller::{Caller, SESSION_COOKIE, Via, cookie, origin_allowed};
+pub use error::ApiError;
+pub use tickets::export_json;
+
+use crate::audit::Feed;
+use crate::link::Link;
+use crate::store::Store;
+
+/// The OpenAPI 3.1 description of this API, served at `/api/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Largest request body the API reads.
+const MAX_BODY: usize = 64 * 1024;
+
+/// What every handler of the console's HTTPS side shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub link: Arc<Link>,
+    pub feed: Feed,
+    /// The console's origin as browsers see it when no `Host` header tells otherwise
+    /// (`https://host:port`). Cookie-authenticated writes and WebSocket upgrades must come
+    /// from this origin or from `https://` plus the request's `Host`.
+    pub origin: String,
+}
+
+/// Every API route as (path, methods), in the order `router()` mounts them.
+pub const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/openapi.json", &["get"]),
+    ("/api/login", &["post"]),
+    ("/api/logout", &["post"]),
+    ("/api/me", &["get"]),
+    ("/api/password", &["post"]),
+    ("/api/devices", &["get"]),
+    ("/api/devices/{id}", &["get"]),
+    ("/api/tickets", &["get", "post"]),
+    ("/api/tickets/{n}", &["get", "patch"]),
+    ("/api/tickets/{n}/notes", &["post"]),
+    ("/api/tickets/{n}/close", &["post"]),
+    ("/api/tickets/{n}/export.json", &["get"]),
+    ("/api/analysts", &["get", "post"]),
+    ("/api/analysts/{username}", &["patch"]),
+    ("/api/tokens", &["get", "post"]),
+    ("/api/tokens/{id}", &["delete"]),
+    ("/api/audit", &["get"]),
+];
+
+fn mount(
+    router: Router<AppState>,
+    path: &'static str,
+    method: MethodRouter<AppState>,
+) -> Router<AppState> {
+    assert!(
+        ROUTES.iter().any(|(known, _)| *known == path),
+        "{path} is missing from api::ROUTES and so from the OpenAPI check"
+    );
+    router.route(path, method)
+}
+
+/// The API's routes; the caller supplies the state.
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    router = mount(router, "/api/openapi.json", get(openapi));
+    router = mount(router, "/api/login", post(session::login));
+    router = mount(router, "/api/logout", post(session::logout));
+    router = mount(router, "/api/me", get(session::me));
+    router = mount(router, "/api/password", post(session::change_password));
+    router = mount(router, "/api/devices", get(devices::list));
+    router = mount(router, "/api/devices/{id}", get(devices::show));
+    router = mount(
+        router,
+        "/api/tickets",
+        get(tickets::list).post(tickets::create),
+    );
+    router = mount(
+        router,
+        "/api/tickets/{n}",
+        get(tickets::show).patch(tickets::update),
+    );
+    router = mount(router, "/api/tickets/{n}/notes", post(tickets::note));
+    router = mount(router, "/api/tickets/{n}/close", post(tickets::close));
+    router = mount(router, "/api/tickets/{n}/export.json", get(tickets::export));
+    router = mount(
+        router,
+        "/api/analysts",
+        get(analysts::list).post(analysts::create),
+    );
+    router = mount(
+        router,
+        "/api/analysts/{username}",
+        axum::routing::patch(analysts::update),
+    );
+    router = mount(
+        router,
+        "/api/tokens",
+        get(analysts::list_tokens).post(analysts::create_token),
+    );
+    router = mount(router, "/api/tokens/{id}", delete(analysts::revoke_token));
+    router = mount(router, "/api/audit", get(audit::list));
+    router.layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_mounted_and_described_in_the_openapi_document() {
+        let _ = router();
+        let document: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        assert_eq!(document["openapi"], "3.1.0");
+        for (path, methods) in ROUTES {
+            let described = &document["paths"][*path];
+            assert!(described.is_object(), "{path} is not in openapi.json");
+            for method in *methods {
+                assert!(
+                    described[*method].is_object(),
+                    "{method} {path} is not in openapi.json"
+                );
+            }
+        }
+        let listed = document["paths"]
+            .as_object()
+            .map_or(0, serde_json::Map::len);
+        assert_eq!(
+            listed,
+            ROUTES.len(),
+            "openapi.json describes a path that is not routed"
+        );
+    }
+}
