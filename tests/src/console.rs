@@ -160,6 +160,15 @@ impl Console {
             .collect()
     }
 
+    /// Creates an account with `roles` through the CLI and returns its one-time password.
+    pub fn add_account(&self, username: &str, display_name: &str, roles: &[&str]) -> String {
+        let mut args = vec!["analyst", "add", username, "--name", display_name];
+        for role in roles {
+            args.extend_from_slice(&["--role", role]);
+        }
+        one_time_password(&self.cli_ok(&args))
+    }
+
     /// The CA certificate's path, for tests that build clients by hand.
     pub fn ca_cert(&self) -> PathBuf {
         self.data().join("ca.cert.pem")
@@ -177,4 +186,14 @@ impl Drop for Console {
             child.wait().ok();
         }
     }
+}
+
+/// The password from a `one-time password: ...` line of CLI output.
+pub fn one_time_password(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix("one-time password: "))
+        .expect("a one-time password line")
+        .trim()
+        .to_owned()
 }

@@ -2,6 +2,7 @@
 //! and agents as real processes on loopback, and drive the console's CLI as an admin would.
 
 pub mod agent;
+pub mod api;
 pub mod console;
 pub mod raw;
 

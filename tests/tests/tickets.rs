@@ -1,0 +1,11 @@
+//! End-to-end tests of tickets, analysts and the audit trail (issue 3): real console
+//! processes, real SQLite, the JSON API over HTTPS, the CLI, and a local webhook receiver.
+
+#[path = "tickets/chain.rs"]
+mod chain;
+#[path = "tickets/cli.rs"]
+mod cli;
+#[path = "tickets/roles.rs"]
+mod roles;
+#[path = "tickets/webhook.rs"]
+mod webhook;
