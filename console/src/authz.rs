@@ -13,6 +13,9 @@
 //!   ticket they may work on (and that names the device, when there is one).
 //!
 //! No role implies another: an admin is not an analyst unless the account holds both.
+//!
+//! FIXME: remote sessions, credential resets, deployments and policy have no API yet; their
+//! rules are exercised by the unit tests in `authz_tests.rs` until those features call here.
 
 use hotline_protocol::DeviceId;
 use serde_json::json;

@@ -93,6 +93,8 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
         crate::webhook::secret_path(dir),
         stopped.clone(),
     ));
+    // FIXME: becomes `api::router().merge(web::router()).with_state(app_state)` once the web
+    // pages take `api::AppState` as their state.
     let app = api::router()
         .with_state(app_state)
         .merge(web::router(link.clone()));

@@ -2,9 +2,13 @@
 //! audit entry (see `webhook/mod.rs` for the request format and signature).
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::analyst::cli_actor;
+use crate::audit::NewEntry;
 use crate::datadir::{DataDir, write_private};
 use crate::output;
 use crate::store::{Store, unix_now};
@@ -41,6 +45,9 @@ pub async fn run(dir: &DataDir, args: &WebhookArgs) -> Result<()> {
         WebhookAction::Set { url, secret_file } => set(dir, &store, url, secret_file).await,
         WebhookAction::Clear => {
             store.clear_webhook().await?;
+            store
+                .append_audit(NewEntry::new(cli_actor(), "webhook.clear"))
+                .await?;
             std::fs::remove_file(secret_path(dir)).ok();
             output::line("webhook cleared");
             Ok(())
@@ -52,7 +59,7 @@ pub async fn run(dir: &DataDir, args: &WebhookArgs) -> Result<()> {
 }
 
 async fn set(dir: &DataDir, store: &Store, url: &str, secret_file: &PathBuf) -> Result<()> {
-    parse_url(url)?;
+    let uri = parse_url(url)?;
     let mut secret = std::fs::read(secret_file)
         .with_context(|| format!("reading the secret from {}", secret_file.display()))?;
     while secret.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
@@ -69,6 +76,11 @@ async fn set(dir: &DataDir, store: &Store, url: &str, secret_file: &PathBuf) -> 
         std::fs::remove_file(&path).with_context(|| format!("replacing {}", path.display()))?;
     }
     write_private(&path, &secret)?;
+    // Recorded before the switch, so the new receiver's first entry is one it can act on.
+    // Only the host is recorded: some receivers carry an access key in the URL's path or query.
+    let host = uri.authority().map(|a| a.as_str().to_owned());
+    let entry = NewEntry::new(cli_actor(), "webhook.set").params(json!({ "host": host }));
+    store.append_audit(entry).await?;
     store
         .set_webhook(url, &secret_fingerprint(&secret), unix_now())
         .await?;

@@ -303,6 +303,8 @@ impl Store {
         Ok(())
     }
 
+    // FIXME: login_attempts is never pruned; rows older than the rate-limit window could be
+    // deleted by a periodic job once one exists.
     pub async fn record_login(
         &self,
         username: &str,

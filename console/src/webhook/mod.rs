@@ -47,6 +47,8 @@ pub const MIN_SECRET_LEN: usize = 16;
 
 /// Where the signing secret lives: a file of its own in the data directory, mode 0600, so
 /// that it is not in the database.
+// FIXME: the secret sits in a plain file readable by the console's user; sealing it (for
+// example with a key from the service manager's credentials) is left for later.
 pub fn secret_path(dir: &DataDir) -> PathBuf {
     dir.root().join("webhook.secret")
 }
