@@ -75,6 +75,34 @@ impl Agent {
         self.child = Some(child);
     }
 
+    /// The process id of the running agent.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the agent with SIGKILL, as a crash or power loss would end it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), "KILL");
+            child.wait().expect("agent exits");
+        }
+    }
+
+    /// `hotline-agent audit list --json`: the local audit log, oldest first.
+    pub fn audit_list(&self) -> Vec<serde_json::Value> {
+        let output = Command::new(bin_dir().join("hotline-agent"))
+            .args(["audit", "list", "--json", "--state"])
+            .arg(self.state())
+            .output()
+            .expect("agent CLI runs");
+        assert!(
+            output.status.success(),
+            "audit list failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("audit list JSON")
+    }
+
     /// Stops the agent with SIGTERM and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -160,6 +160,25 @@ impl Console {
             .collect()
     }
 
+    /// The audit entries the console stored for `device`, in seq order, read from its
+    /// database as the console wrote them.
+    pub fn agent_audit(&self, device: &str) -> Vec<hotline_console::store::AgentAuditRow> {
+        let device = device.parse().expect("device id");
+        let path = self.data().join("hotline.db");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let store = hotline_console::store::Store::open(&path, false)
+                .await
+                .expect("database opens");
+            let rows = store.agent_audit_entries(&device).await.expect("rows");
+            store.close().await;
+            rows
+        })
+    }
+
     /// Creates an account with `roles` through the CLI and returns its one-time password.
     pub fn add_account(&self, username: &str, display_name: &str, roles: &[&str]) -> String {
         let mut args = vec!["analyst", "add", username, "--name", display_name];

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hotline_agent::state::{AgentState, StateDir};
 use hotline_agent::tls::{CONSOLE_SERVER_NAME, Timing, device_client};
-use hotline_protocol::codec::encode_frame;
+use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, FrameDecoder, encode_frame};
 use hotline_protocol::inventory::{Inventory, OsInfo};
 use hotline_protocol::messages::{AgentMessage, Capabilities, Hello};
 use hotline_protocol::{DeviceId, PROTOCOL_VERSION};
@@ -32,6 +32,9 @@ pub struct RawClient {
     send: Option<quinn::SendStream>,
     /// Kept open: dropping it would ask the console to stop sending.
     recv: Option<quinn::RecvStream>,
+    decoder: FrameDecoder,
+    /// Bytes read from `recv` that the decoder has not consumed yet.
+    unread: Vec<u8>,
 }
 
 /// Loads the state an enrolled agent saved.
@@ -89,6 +92,8 @@ impl RawClient {
             connection,
             send: None,
             recv: None,
+            decoder: FrameDecoder::new(CONTROL_FRAME_LIMIT),
+            unread: Vec::new(),
         })
     }
 
@@ -105,6 +110,32 @@ impl RawClient {
         }
         if let Some(send) = self.send.as_mut() {
             self.runtime.block_on(send.write_all(bytes)).ok();
+        }
+    }
+
+    /// The next frame payload the console sent on the control stream, or `None` when none
+    /// arrives within `timeout` or the stream ends.
+    pub fn read_frame(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(payload) = self.decoder.take_frame() {
+                return Some(payload);
+            }
+            if !self.unread.is_empty() {
+                let used = self.decoder.feed(&self.unread).ok()?;
+                self.unread.drain(..used);
+                continue;
+            }
+            let recv = self.recv.as_mut()?;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let chunk = self
+                .runtime
+                .block_on(async {
+                    tokio::time::timeout(left, recv.read_chunk(16 * 1024, true)).await
+                })
+                .ok()?
+                .ok()??;
+            self.unread.extend_from_slice(&chunk.bytes);
         }
     }
 

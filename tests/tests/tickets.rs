@@ -1,6 +1,8 @@
 //! End-to-end tests of tickets, analysts and the audit trail (issue 3): real console
 //! processes, real SQLite, the JSON API over HTTPS, the CLI, and a local webhook receiver.
 
+#[path = "tickets/agent_queue.rs"]
+mod agent_queue;
 #[path = "tickets/chain.rs"]
 mod chain;
 #[path = "tickets/cli.rs"]

@@ -1,11 +1,13 @@
 //! One enrolled device's connection: identify it by its certificate, then run the protocol's
-//! device session over the control stream until either side ends it.
+//! device session over the control stream until either side ends it, storing the audit
+//! entries the device forwards.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use hotline_protocol::audit::AgentAuditEntry;
 use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, encode_frame};
-use hotline_protocol::messages::Hello;
+use hotline_protocol::messages::{ConsoleMessage, Hello};
 use hotline_protocol::session::console::{ConsoleOutput, DeviceSession};
 use hotline_protocol::{CloseCode, DeviceId};
 use rustls::pki_types::CertificateDer;
@@ -14,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::Link;
 use super::wire::FrameReader;
-use crate::store::{Presence, unix_now};
+use crate::store::{Ingested, Presence, unix_now};
 
 fn close(connection: &quinn::Connection, code: CloseCode, reason: &str) {
     connection.close(code.to_u32().into(), reason.as_bytes());
@@ -166,14 +168,63 @@ async fn run_session(
                     on_hello(link, connection, device, &hello).await
                 }
                 ConsoleOutput::Seen => link.registry.seen(device, unix_now()),
-                // FIXME: intake into the store follows; until then an entry is refused
-                // unacknowledged, so the agent keeps it and sends it again later.
                 ConsoleOutput::Audit(entry) => {
-                    let reason = format!("audit entry {} not accepted yet", entry.seq);
-                    return Some((CloseCode::Internal, reason));
+                    let ack = match ingest(link, connection, device, &entry).await {
+                        Ok(ack) => ack,
+                        Err(end) => return Some(end),
+                    };
+                    let frame = encode_frame(&ack).map_err(|error| error.to_string());
+                    let written = match frame {
+                        Ok(frame) => send.write_all(&frame).await.map_err(|e| e.to_string()),
+                        Err(error) => Err(error),
+                    };
+                    if let Err(error) = written {
+                        debug!(error, "could not acknowledge an audit entry");
+                        return None;
+                    }
                 }
                 ConsoleOutput::Close { code, reason } => return Some((code, reason)),
             }
+        }
+    }
+}
+
+/// Stores one forwarded audit entry and returns the ack to send once it is committed, or the
+/// close: a refused entry is a protocol violation, recorded as a link event; a failed store
+/// closes without an ack, so the device keeps the entry and sends it again.
+async fn ingest(
+    link: &Link,
+    connection: &quinn::Connection,
+    device: &DeviceId,
+    entry: &AgentAuditEntry,
+) -> Result<ConsoleMessage, (CloseCode, String)> {
+    match link.store.ingest_agent_audit(device, entry).await {
+        Ok(Ingested::Stored { console_seq }) => {
+            debug!(seq = entry.seq, console_seq, action = %entry.action, "stored an audit entry");
+            Ok(ConsoleMessage::AuditAck { up_to: entry.seq })
+        }
+        Ok(Ingested::Duplicate) => {
+            debug!(
+                seq = entry.seq,
+                "audit entry already stored; acknowledging again"
+            );
+            Ok(ConsoleMessage::AuditAck { up_to: entry.seq })
+        }
+        Ok(Ingested::Refused(reason)) => {
+            let peer = connection.remote_address();
+            link.record("audit-refused", Some(device), peer, &reason)
+                .await;
+            Err((CloseCode::ProtocolViolation, reason))
+        }
+        Err(error) => {
+            warn!(
+                error = format!("{error:#}"),
+                "could not store an audit entry"
+            );
+            Err((
+                CloseCode::Internal,
+                "console could not store an audit entry".to_owned(),
+            ))
         }
     }
 }

@@ -2,6 +2,7 @@
 //! binary. The admin commands open it while `serve` runs, so it uses WAL and waits on locks.
 
 mod accounts;
+mod agent_audit;
 mod api_tokens;
 mod audit;
 mod devices;
@@ -23,6 +24,7 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use agent_audit::{AgentAuditRow, Ingested};
 pub use devices::{DeviceRecord, Presence};
 pub use events::LinkEvent;
 pub use tokens::TokenCheck;
@@ -43,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "tickets_audit",
         include_str!("../../migrations/0002_tickets_audit.sql"),
+    ),
+    (
+        3,
+        "agent_audit",
+        include_str!("../../migrations/0003_agent_audit.sql"),
     ),
 ];
 
