@@ -141,6 +141,8 @@ async fn run(command: Command) -> Result<()> {
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.
+// FIXME: a damaged log stops the agent from running at all, so the console never hears of
+// it; running without privileged actions and reporting the damage needs a message for it.
 fn open_audit(state: &Path) -> Result<Audit> {
     Audit::open(state).with_context(|| {
         format!(

@@ -60,6 +60,8 @@ impl<'a> Forwarder<'a> {
     }
 
     /// The entries that fit the window now, as messages to send.
+    // FIXME: reads (and the watermark write in `acknowledge`) block the link task on disk IO;
+    // cheap at today's volume, worth `spawn_blocking` once privileged actions append often.
     pub(crate) fn next_batch(&mut self, session: &mut AgentSession) -> Result<Vec<AgentOutput>> {
         let in_flight = self.next.saturating_sub(self.acked + 1);
         let room = WINDOW.saturating_sub(in_flight);
