@@ -9,6 +9,8 @@ packages=(
     cups
     bsdiff
     xdelta3
+    chromium
+    chromium-driver
 )
 
 missing=()

@@ -10,6 +10,8 @@ mod update;
 
 use std::io::{self, Read, Write};
 
+use zstd::stream::raw::CParameter;
+
 pub use update::{UpdateError, Via, update_via_patch};
 
 use crate::digest::Sha256Digest;
@@ -18,6 +20,8 @@ const MAGIC: &[u8; 8] = b"HLPATCH1";
 const HEADER_LEN: usize = 8 + 4 + 8 + 32 + 8 + 32;
 /// zstd level for patches, as for packages: slow once at the publisher, fast everywhere else.
 const ZSTD_LEVEL: i32 = 19;
+/// zstd's smallest chain and hash tables (`ZSTD_CHAINLOG_MIN`, `ZSTD_HASHLOG_MIN`).
+const ZSTD_TABLE_LOG_MIN: u32 = 6;
 /// Long-distance matching pays off once inputs outgrow the level's own match window.
 const LONG_DISTANCE_FROM: usize = 16 * 1024 * 1024;
 
@@ -230,6 +234,18 @@ fn make_zstd(old: &[u8], new: &[u8]) -> Result<Vec<u8>, DiffError> {
         .set_pledged_src_size(Some(new.len() as u64))
         .map_err(DiffError::Zstd)?;
     encoder.window_log(window_log).map_err(DiffError::Zstd)?;
+    // Level 19 sizes its match finder for the level, not the input: 2^24 chain and 2^22 hash
+    // entries of 4 bytes, 80 MiB even for a few megabytes of package. Tables a quarter and
+    // an eighth of the window keep the encoder below bsdiff's suffix array (about eight bytes
+    // per old byte), so `Auto` never needs more memory than bsdiff alone, and cost little in
+    // size: the old file is a referenced prefix, so its matches are long and easy to find.
+    let (chain_log, hash_log) = match_tables(window_log);
+    encoder
+        .set_parameter(CParameter::ChainLog(chain_log))
+        .map_err(DiffError::Zstd)?;
+    encoder
+        .set_parameter(CParameter::HashLog(hash_log))
+        .map_err(DiffError::Zstd)?;
     encoder
         .long_distance_matching(span >= LONG_DISTANCE_FROM)
         .map_err(DiffError::Zstd)?;
@@ -237,6 +253,14 @@ fn make_zstd(old: &[u8], new: &[u8]) -> Result<Vec<u8>, DiffError> {
     encoder.write_all(new).map_err(DiffError::Zstd)?;
     encoder.finish().map_err(DiffError::Zstd)?;
     Ok(patch)
+}
+
+/// The zstd chain and hash table sizes (log2 entries) for a window of `2^window_log` bytes:
+/// at most level 19's own sizes, at least zstd's minimum.
+fn match_tables(window_log: u32) -> (u32, u32) {
+    let chain_log = window_log.saturating_sub(2).clamp(ZSTD_TABLE_LOG_MIN, 24);
+    let hash_log = window_log.saturating_sub(3).clamp(ZSTD_TABLE_LOG_MIN, 22);
+    (chain_log, hash_log)
 }
 
 fn make_bsdiff(old: &[u8], new: &[u8]) -> Result<Vec<u8>, DiffError> {

@@ -1,0 +1,2 @@
+// The export page's one behaviour: its "Print" button (inline handlers are barred by the CSP).
+document.getElementById("print")?.addEventListener("click", () => window.print());

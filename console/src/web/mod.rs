@@ -1,0 +1,64 @@
+//! The HTTPS side for people: the web console's pages and static files, the printable ticket
+//! export and the live timeline socket. The JSON API lives in `crate::api`; `serve` merges
+//! both routers.
+//!
+//! The pages are one static shell plus ES modules that render from the JSON API, embedded in
+//! the binary ([`assets`]), so running the console needs no front-end build step.
+
+pub mod assets;
+pub mod headers;
+pub mod html;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use serde::Serialize;
+
+use crate::link::Link;
+
+/// The addresses the browser may open directly; each loads the shell, whose scripts render
+/// the page the address names.
+pub const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/password",
+    "/devices",
+    "/tickets",
+    "/tickets/new",
+    "/tickets/{number}",
+    "/admin/analysts",
+];
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    version: &'static str,
+    devices_connected: usize,
+}
+
+/// Pages and static files, for any router state: they read nothing from it.
+pub fn static_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    let mut router = Router::new().route("/assets/{*path}", get(assets::serve));
+    for page in PAGES {
+        router = router.route(page, get(assets::shell));
+    }
+    router
+}
+
+pub fn router(link: Arc<Link>) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .with_state(link)
+        .merge(static_router())
+        .layer(middleware::from_fn(headers::security))
+}
+
+async fn health(State(link): State<Arc<Link>>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        devices_connected: link.registry.len(),
+    })
+}
