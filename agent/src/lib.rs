@@ -3,6 +3,7 @@
 //! shell over this library, which the end-to-end tests and benchmarks also drive.
 
 pub mod audit;
+pub mod consent;
 pub mod enroll;
 pub mod inventory;
 pub mod link;
