@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 # System packages the tests use. Keep this list in one place.
 packages=(
     cups
+    xvfb
+    xdotool
+    openbox
+    x11-utils
+    fonts-dejavu-core
     bsdiff
     xdelta3
     chromium

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod api;
 pub mod console;
 pub mod raw;
+pub mod xvfb;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
