@@ -3,7 +3,9 @@
 
 pub mod agent;
 pub mod api;
+pub mod browser;
 pub mod console;
+pub mod guard;
 pub mod raw;
 pub mod xvfb;
 

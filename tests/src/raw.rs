@@ -44,13 +44,18 @@ pub fn load_state(dir: &Path) -> AgentState {
 
 /// A hello frame claiming to be `device`.
 pub fn hello_frame(device: &DeviceId) -> Vec<u8> {
+    hello_frame_with_hostname(device, "raw")
+}
+
+/// A hello frame claiming to be `device`, reporting `hostname` (which a rogue device chooses).
+pub fn hello_frame_with_hostname(device: &DeviceId, hostname: &str) -> Vec<u8> {
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
         device: device.clone(),
         agent_version: "raw-test".into(),
         capabilities: Capabilities::INVENTORY,
         inventory: Inventory {
-            hostname: "raw".into(),
+            hostname: hostname.into(),
             os: OsInfo {
                 family: "linux".into(),
                 name: "test".into(),

@@ -3,45 +3,12 @@
 //! optional window manager, and the xdotool helpers the tests click and type with.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::guard::Guarded;
 use crate::wait_for;
-
-/// A process that ends when the test process does, even when the test binary exits without
-/// running destructors (statics are never dropped): it runs under a small shell that waits on
-/// a pipe from us and kills it once that pipe closes.
-#[derive(Debug)]
-struct Guarded {
-    shell: Child,
-    lifeline: Option<ChildStdin>,
-}
-
-impl Guarded {
-    /// Starts `command` (a shell command line whose output goes where it says) under the
-    /// guard. The shell's standard output is the command's file descriptor 3.
-    fn spawn(command: &str) -> Guarded {
-        let script = format!(
-            "{command} 3>&1 >/dev/null 2>&1 </dev/null & child=$!; read _; kill $child; wait $child"
-        );
-        let mut shell = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh runs");
-        let lifeline = shell.stdin.take();
-        Guarded { shell, lifeline }
-    }
-
-    fn stop(&mut self) {
-        // Closing the lifeline is what ends the child; then reap the shell.
-        self.lifeline.take();
-        self.shell.wait().ok();
-    }
-}
 
 /// A running Xvfb and, when asked for, a window manager on it. Both end on drop, and with
 /// the test process.
@@ -62,7 +29,7 @@ impl Xvfb {
         ));
 
         // Xvfb writes the display number and a newline once it accepts connections.
-        let stdout = server.shell.stdout.take().expect("piped stdout");
+        let stdout = server.stdout().expect("piped stdout");
         let mut number = String::new();
         BufReader::new(stdout)
             .read_line(&mut number)
@@ -81,7 +48,7 @@ impl Xvfb {
     /// Starts openbox on the display and waits until it manages windows.
     pub fn with_window_manager(mut self) -> Xvfb {
         let display = self.display.clone();
-        self.window_manager = Some(Guarded::spawn(&format!("DISPLAY={display} openbox")));
+        self.window_manager = Some(Guarded::spawn(&format!("env DISPLAY={display} openbox")));
         wait_for("the window manager", Duration::from_secs(10), || {
             let out = Command::new("xprop")
                 .args(["-display", &display, "-root", "_NET_SUPPORTING_WM_CHECK"])
@@ -142,7 +109,7 @@ impl Drop for Xvfb {
 }
 
 /// The one Xvfb (1920×1080, with a window manager) a test binary shares between its tests.
-/// It is never dropped; it ends with the test process (see [`Guarded`]).
+/// It is never dropped; it ends with the test process (see `guard::Guarded`).
 pub fn shared() -> &'static Xvfb {
     static SHARED: OnceLock<Xvfb> = OnceLock::new();
     SHARED.get_or_init(|| Xvfb::start(1920, 1080).with_window_manager())

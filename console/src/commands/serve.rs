@@ -93,11 +93,7 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
         crate::webhook::secret_path(dir),
         stopped.clone(),
     ));
-    // FIXME: becomes `api::router().merge(web::router()).with_state(app_state)` once the web
-    // pages take `api::AppState` as their state.
-    let app = api::router()
-        .with_state(app_state)
-        .merge(web::router(link.clone()));
+    let app = web::secured(api::router().merge(web::router()).with_state(app_state));
     let web = axum_server::from_tcp_rustls(https_listener, https_config)
         .handle(web_handle.clone())
         .serve(app.into_make_service_with_connect_info::<SocketAddr>());

@@ -128,7 +128,8 @@ impl Watch {
         let mut last = self.after;
         match self.state.store.timeline(self.ticket).await {
             Ok(timeline) => {
-                for item in timeline.into_iter().filter(|item| item.seq > last) {
+                let after = last;
+                for item in timeline.into_iter().filter(|item| item.seq > after) {
                     last = item.seq;
                     if send(socket, &item).await.is_err() {
                         return End::ClientGone;
@@ -204,7 +205,7 @@ impl Watch {
 
 /// What the feed task hands to a socket.
 enum Item {
-    Entry(TimelineItem),
+    Entry(Box<TimelineItem>),
     Lagged,
 }
 
@@ -218,8 +219,7 @@ async fn forward(
     loop {
         match feed.recv().await {
             Ok(item) if item.ticket == Some(ticket.0) => {
-                if let Err(mpsc::error::TrySendError::Full(_)) = queue.try_send(Item::Entry(item))
-                {
+                if let Err(mpsc::error::TrySendError::Full(_)) = queue.try_send(Item::Entry(Box::new(item))) {
                     // The queue is full, so wait for room for the one message that matters.
                     queue.send(Item::Lagged).await.ok();
                     return;

@@ -6,17 +6,17 @@
 //! the binary ([`assets`]), so running the console needs no front-end build step.
 
 pub mod assets;
+pub mod export;
 pub mod headers;
 pub mod html;
-
-use std::sync::Arc;
+pub mod live;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde::Serialize;
 
-use crate::link::Link;
+use crate::api::AppState;
 
 /// The addresses the browser may open directly; each loads the shell, whose scripts render
 /// the page the address names.
@@ -47,18 +47,25 @@ pub fn static_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     router
 }
 
-pub fn router(link: Arc<Link>) -> Router {
+/// The pages, the printable export, the live timeline and the health check; `serve` merges
+/// this with `api::router()` and supplies the state.
+pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health))
-        .with_state(link)
+        .route("/tickets/{number}/export", get(export::page))
+        .route("/api/tickets/{n}/live", get(live::upgrade))
         .merge(static_router())
-        .layer(middleware::from_fn(headers::security))
 }
 
-async fn health(State(link): State<Arc<Link>>) -> Json<Health> {
+/// Adds the security headers to every response of `router`.
+pub fn secured(router: Router) -> Router {
+    router.layer(middleware::from_fn(headers::security))
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        devices_connected: link.registry.len(),
+        devices_connected: state.link.registry.len(),
     })
 }
