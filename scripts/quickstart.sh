@@ -11,8 +11,12 @@ bin=target/release
 
 cargo build --release --locked --quiet -p hotline-console -p hotline-agent
 
+first_login="admin, with the password chosen at the first sign-in"
 if [ ! -e "$data/hotline.db" ]; then
-    "$bin/hotline-console" --data "$data" init
+    init=$("$bin/hotline-console" --data "$data" init)
+    echo "$init"
+    one_time=$(sed -n 's/^one-time password: //p' <<<"$init")
+    first_login="admin / $one_time (one-time: the console asks for a new password at once)"
 fi
 
 rm -f "$data/serve.json"
@@ -45,6 +49,7 @@ cat <<MSG
 
 Hotline is running.
   web console:  https://localhost:${https##*:}/
+  sign in as:   $first_login
   console CA:   $data/ca.cert.pem (the browser will ask you to trust it)
   devices:      $bin/hotline-console --data $data devices
 Press Ctrl-C to stop the console and the agent.
