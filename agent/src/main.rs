@@ -7,6 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hotline_agent::audit::{self, Audit, Outcome};
+use hotline_agent::consent::x11::X11Prompt;
+use hotline_agent::consent::{ConsentPrompt, ConsentRequest, PromptTarget};
 use hotline_agent::enroll::enroll;
 use hotline_agent::inventory;
 use hotline_agent::link::{self, LinkHooks, LinkOptions};
@@ -49,6 +51,39 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Try the consent prompt on a display.
+    Consent {
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentCommand {
+    /// Show a consent prompt and print the answer: allow, deny, timeout or cannot_show.
+    Ask {
+        /// The X display to show it on.
+        #[arg(long, env = "DISPLAY")]
+        display: String,
+        /// The signed-in user whose display it is.
+        #[arg(long, env = "USER")]
+        user: String,
+        /// The analyst's name as the prompt shows it.
+        #[arg(long)]
+        analyst: String,
+        /// The ticket number.
+        #[arg(long)]
+        ticket: u64,
+        /// The ticket's title.
+        #[arg(long)]
+        title: String,
+        /// What is asked, as the caller reads it.
+        #[arg(long, default_value = "view your screen")]
+        what: String,
+        /// How long the prompt waits before it counts as a refusal.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
     },
 }
 
@@ -137,7 +172,34 @@ async fn run(command: Command) -> Result<()> {
             AuditCommand::Verify { state } => output::verify(&audit::inspect(&state)?),
             AuditCommand::List { state, json } => output::list(&audit::inspect(&state)?, json),
         },
+        Command::Consent { command } => consent(command).await,
     }
+}
+
+/// Shows a prompt the way a session request would, and prints its answer.
+async fn consent(command: ConsentCommand) -> Result<()> {
+    let ConsentCommand::Ask {
+        display,
+        user,
+        analyst,
+        ticket,
+        title,
+        what,
+        timeout,
+    } = command;
+    let target = PromptTarget { user, display };
+    let request = ConsentRequest {
+        analyst,
+        ticket_number: ticket,
+        ticket_title: title,
+        what,
+        timeout,
+    };
+    let answer = tokio::task::spawn_blocking(move || X11Prompt::default().ask(&target, &request))
+        .await
+        .context("running the consent prompt")?;
+    output::consent_answer(&answer);
+    Ok(())
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.

@@ -1,10 +1,11 @@
-//! What `hotline-agent audit verify|list` prints: the CLI's output layer, the only place the
-//! agent writes to standard output.
+//! What `hotline-agent audit verify|list` and `consent ask` print: the CLI's output layer, the
+//! only place the agent writes to standard output.
 
 #![allow(clippy::print_stdout, reason = "this module is the CLI's output layer")]
 
 use anyhow::Result;
 use hotline_agent::audit::Inspection;
+use hotline_agent::consent::ConsentAnswer;
 use hotline_protocol::audit::AgentAuditEntry;
 use hotline_protocol::enroll::encode_hex;
 use serde_json::json;
@@ -69,6 +70,14 @@ pub(crate) fn list(inspection: &Inspection, as_json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Prints a prompt's answer as its word, with the reason when it could not be shown.
+pub(crate) fn consent_answer(answer: &ConsentAnswer) {
+    match answer {
+        ConsentAnswer::CannotShow(reason) => println!("{}: {reason}", answer.label()),
+        _ => println!("{}", answer.label()),
+    }
 }
 
 fn entry_json(entry: &AgentAuditEntry, acked: u64) -> serde_json::Value {

@@ -12,6 +12,7 @@ pub mod close;
 pub mod codec;
 pub mod enroll;
 pub mod ids;
+pub mod input;
 pub mod inventory;
 pub mod messages;
 pub mod session;

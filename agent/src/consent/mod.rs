@@ -7,6 +7,9 @@
 //! that could not be shown or a prompt that failed halfway are all refusals (RustDesk #4956
 //! granted access after a timeout).
 
+pub mod bar;
+pub mod x11;
+
 use std::time::Duration;
 
 /// What the prompt shows: who asks, on which ticket, for what.
