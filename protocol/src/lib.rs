@@ -14,6 +14,7 @@ pub mod enroll;
 pub mod ids;
 pub mod inventory;
 pub mod messages;
+pub mod screen;
 pub mod session;
 pub mod version;
 
