@@ -15,6 +15,7 @@ pub mod ids;
 pub mod input;
 pub mod inventory;
 pub mod messages;
+pub mod screen;
 pub mod session;
 pub mod version;
 

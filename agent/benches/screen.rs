@@ -1,0 +1,3 @@
+//! Screen encoding benchmark over the frame corpus (filled in with the encoder).
+
+fn main() {}
