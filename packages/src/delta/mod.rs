@@ -235,8 +235,8 @@ fn make_zstd(old: &[u8], new: &[u8]) -> Result<Vec<u8>, DiffError> {
         .map_err(DiffError::Zstd)?;
     encoder.window_log(window_log).map_err(DiffError::Zstd)?;
     // Level 19 sizes its match finder for the level, not the input: 2^24 chain and 2^22 hash
-    // entries of 4 bytes, 80 MiB even for a few megabytes of package. Tables a quarter and
-    // an eighth of the window keep the encoder below bsdiff's suffix array (about eight bytes
+    // entries of 4 bytes, 80 MiB even for a few megabytes of package. Tables an eighth and
+    // a sixteenth of the window keep the encoder below bsdiff's suffix array (about eight bytes
     // per old byte), so `Auto` never needs more memory than bsdiff alone, and cost little in
     // size: the old file is a referenced prefix, so its matches are long and easy to find.
     let (chain_log, hash_log) = match_tables(window_log);
@@ -258,8 +258,8 @@ fn make_zstd(old: &[u8], new: &[u8]) -> Result<Vec<u8>, DiffError> {
 /// The zstd chain and hash table sizes (log2 entries) for a window of `2^window_log` bytes:
 /// at most level 19's own sizes, at least zstd's minimum.
 fn match_tables(window_log: u32) -> (u32, u32) {
-    let chain_log = window_log.saturating_sub(2).clamp(ZSTD_TABLE_LOG_MIN, 24);
-    let hash_log = window_log.saturating_sub(3).clamp(ZSTD_TABLE_LOG_MIN, 22);
+    let chain_log = window_log.saturating_sub(3).clamp(ZSTD_TABLE_LOG_MIN, 24);
+    let hash_log = window_log.saturating_sub(4).clamp(ZSTD_TABLE_LOG_MIN, 22);
     (chain_log, hash_log)
 }
 
