@@ -7,10 +7,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hotline_agent::audit::{self, Audit, Outcome};
+use hotline_agent::consent::{ConsentPrompt, NoPrompt};
+use hotline_agent::credentials::{CredentialPolicy, Credentials, LinuxAccounts};
 use hotline_agent::enroll::enroll;
 use hotline_agent::inventory;
 use hotline_agent::link::{self, LinkHooks, LinkOptions};
-use hotline_agent::state::StateDir;
+use hotline_agent::state::{AgentState, StateDir};
 use hotline_protocol::enroll::EnrollmentString;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -125,6 +127,7 @@ async fn run(command: Command) -> Result<()> {
             let options = LinkOptions::default();
             let hooks = LinkHooks {
                 audit: Some(audit.clone()),
+                credentials: Some(Arc::new(credentials(&dir, &state, audit.clone())?)),
                 ..LinkHooks::default()
             };
             link::run(&state, inventory.as_ref(), options, hooks, stopped).await?;
@@ -138,6 +141,22 @@ async fn run(command: Command) -> Result<()> {
             AuditCommand::List { state, json } => output::list(&audit::inspect(&state)?, json),
         },
     }
+}
+
+/// The credential reset service of this device: Linux accounts, the device's policy.
+fn credentials(dir: &Path, state: &AgentState, audit: Arc<Audit>) -> Result<Credentials> {
+    let policy = CredentialPolicy::load(dir)?;
+    let sessions = inventory::platform();
+    // FIXME: no platform prompt exists yet, so a reset that needs the signed-in user's
+    // consent is refused with the reason; the X11 prompt plugs in here.
+    let prompt: Arc<dyn ConsentPrompt> = Arc::new(NoPrompt);
+    Ok(Credentials::new(
+        state.device.clone(),
+        Box::new(LinuxAccounts::default()),
+        policy,
+        (prompt, audit),
+        Box::new(move || sessions.collect().sessions),
+    ))
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.

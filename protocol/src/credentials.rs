@@ -24,6 +24,10 @@ pub const MIN_PASSWORD_LEN: u8 = 15;
 pub const DEFAULT_PASSWORD_LEN: u8 = 16;
 /// Longest temporary password the agent makes.
 pub const MAX_PASSWORD_LEN: u8 = 64;
+/// Furthest in the future a request may expire, in milliseconds. The agent remembers each
+/// id until its request expires, so this bounds that memory; the console's requests expire
+/// well within it.
+pub const MAX_REQUEST_LIFETIME_MS: i64 = 5 * 60 * 1000;
 /// Most accounts one reply lists.
 pub const MAX_ACCOUNTS: usize = 512;
 /// Longest account name, in bytes (Linux allows 32; Windows 20 characters).
