@@ -137,6 +137,12 @@ impl DeviceSession {
         }
     }
 
+    /// Whether the device has said a valid hello and the session is still open: only then
+    /// may the console send it commands.
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established { .. })
+    }
+
     /// When [`DeviceSession::poll`] should next be called.
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
