@@ -73,8 +73,8 @@ fn open_ticket(analyst: &Api, device: &str) -> i64 {
 impl Desk {
     fn reset(&self, account: &str, options: Value) -> Reply {
         let mut body = json!({ "ticket": self.ticket, "account": account });
-        if let (Some(body), Some(options)) = (body.as_object_mut(), options.as_object()) {
-            body.extend(options.clone());
+        if let (Some(body), Value::Object(options)) = (body.as_object_mut(), options) {
+            body.extend(options);
         }
         self.analyst
             .post(&format!("/api/devices/{}/reset", self.agent.device), &body)
@@ -151,10 +151,27 @@ fn assert_nowhere(desk: &Desk, secret: &str) {
             "the temporary password is in {name}"
         );
     }
+    for (name, log) in [("agent", desk.agent.log()), ("console", desk.console.log())] {
+        assert!(
+            log.contains("TRACE"),
+            "the {name} log is not at trace level"
+        );
+    }
     assert!(
         desk.agent.log().contains("credential reset done"),
         "the agent log is not the one the reset ran under"
     );
+}
+
+/// Restarts the agent with `policy` as its credential policy file.
+fn restart_with_policy(desk: &mut Desk, policy: &Value) {
+    desk.agent.stop();
+    desk.console
+        .wait_status(&desk.agent.device, "offline", SOON);
+    let path = desk.agent.state().join("credentials.json");
+    std::fs::write(path, policy.to_string()).expect("policy written");
+    desk.agent.start();
+    desk.console.wait_status(&desk.agent.device, "online", SOON);
 }
 
 #[test]
@@ -393,4 +410,46 @@ fn every_refusal_says_why_and_is_on_the_ticket() {
             "{expected} not on the trail: {refused:?}"
         );
     }
+}
+
+#[test]
+fn the_device_policy_decides_on_system_accounts_and_consent() {
+    let _serial = one_at_a_time();
+    let mut desk = desk();
+    let service = LocalUser::create_system(OLD_PASSWORD);
+
+    let reply = desk.reset(&service.name, json!({}));
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(
+        reply.error().contains("system account"),
+        "{}",
+        reply.error()
+    );
+
+    // Consent always asked: this agent has no prompt to ask with, so the reset is refused
+    // and says why, rather than going ahead unasked.
+    restart_with_policy(
+        &mut desk,
+        &json!({ "allow_system_accounts": true, "consent": "always" }),
+    );
+    let reply = desk.reset(&service.name, json!({}));
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(
+        reply.error().contains("consent is required"),
+        "{}",
+        reply.error()
+    );
+    assert!(service.password_verifies(OLD_PASSWORD));
+
+    restart_with_policy(
+        &mut desk,
+        &json!({ "allow_system_accounts": true, "consent": "never" }),
+    );
+    let password = temporary_password(&desk.reset(&service.name, json!({})));
+    assert!(service.password_verifies(&password));
+
+    // Root stays refused whatever the policy says.
+    let reply = desk.reset("root", json!({}));
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(reply.error().contains("superuser"), "{}", reply.error());
 }

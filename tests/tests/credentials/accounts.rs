@@ -41,6 +41,15 @@ pub(crate) struct LocalUser {
 impl LocalUser {
     /// A new human account (uid from 1000, bash) with `password`.
     pub(crate) fn create(password: &str) -> LocalUser {
+        LocalUser::create_with(&["-m", "-s", "/bin/bash"], password)
+    }
+
+    /// A new system account (uid below 1000, no login shell) with `password`.
+    pub(crate) fn create_system(password: &str) -> LocalUser {
+        LocalUser::create_with(&["-r", "-s", "/usr/sbin/nologin"], password)
+    }
+
+    fn create_with(options: &[&str], password: &str) -> LocalUser {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -52,11 +61,9 @@ impl LocalUser {
             NEXT.fetch_add(1, Ordering::Relaxed),
             stamp % 1000
         );
-        tool(
-            "useradd",
-            &["-m", "-s", "/bin/bash", "-c", "Test Caller", &name],
-            None,
-        );
+        let mut args = options.to_vec();
+        args.extend_from_slice(&["-c", "Test Caller", &name]);
+        tool("useradd", &args, None);
         let user = LocalUser { name };
         user.set_password(password);
         user
