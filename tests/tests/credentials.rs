@@ -123,6 +123,44 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|window| window == needle.as_bytes())
 }
 
+/// Collects the command lines and environments of every process on the machine, over and
+/// over, while a reset runs: the tools the agent starts live for milliseconds, so this
+/// catches most of them, and whatever it catches must not hold the password.
+struct ProcessSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(String, Vec<u8>)>>,
+}
+
+impl ProcessSampler {
+    fn start() -> ProcessSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = std::collections::HashSet::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+                    let pid = entry.file_name().to_string_lossy().into_owned();
+                    if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                        continue;
+                    }
+                    for part in ["cmdline", "environ"] {
+                        if let Ok(bytes) = std::fs::read(entry.path().join(part)) {
+                            seen.insert((pid.clone(), bytes));
+                        }
+                    }
+                }
+            }
+            seen.into_iter().collect()
+        });
+        ProcessSampler { stop, thread }
+    }
+
+    fn stop(self) -> Vec<(String, Vec<u8>)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("sampler ends")
+    }
+}
+
 /// The password is in no log (both at trace level), no file of the console's data
 /// directory (the database and its WAL included) or the agent's state, and no audit export.
 fn assert_nowhere(desk: &Desk, secret: &str) {
@@ -202,9 +240,17 @@ fn a_reset_sets_a_temporary_password_that_must_be_changed_and_leaks_nowhere() {
         "{names:?}"
     );
 
+    let sampler = ProcessSampler::start();
     let reply = desk.reset(&user.name, json!({}));
+    let processes = sampler.stop();
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     let password = temporary_password(&reply);
+    for (pid, bytes) in &processes {
+        assert!(
+            !contains(bytes, &password),
+            "the temporary password is in the arguments or environment of process {pid}"
+        );
+    }
     assert_eq!(password.len(), 16, "default length");
     assert!(
         !password.contains(['0', 'O', 'o', '1', 'l', 'I', 'i']),
