@@ -499,3 +499,67 @@ fn the_device_policy_decides_on_system_accounts_and_consent() {
     assert_eq!(reply.status, 422, "{reply:?}");
     assert!(reply.error().contains("superuser"), "{}", reply.error());
 }
+
+/// `hotline-console credential …` as the analyst whose API token is in `HOTLINE_TOKEN`.
+fn cli_as(desk: &Desk, token: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(hotline_tests::bin_dir().join("hotline-console"))
+        .arg("--data")
+        .arg(desk.console.data())
+        .arg("credential")
+        .args(args)
+        .env("HOTLINE_TOKEN", token)
+        .output()
+        .expect("console CLI runs")
+}
+
+#[test]
+fn the_cli_resets_through_the_running_console_with_an_api_token() {
+    let _serial = one_at_a_time();
+    let desk = desk();
+    let user = LocalUser::create(OLD_PASSWORD);
+    let created = desk.analyst.post(
+        "/api/tokens",
+        &json!({ "name": "shell", "roles": ["analyst"] }),
+    );
+    assert_eq!(created.status, 201, "{created:?}");
+    let token = created.body["token"].as_str().expect("token").to_owned();
+    let ticket = desk.ticket.to_string();
+
+    let listed = cli_as(
+        &desk,
+        &token,
+        &["accounts", &desk.agent.device, "--ticket", &ticket],
+    );
+    assert!(listed.status.success(), "{listed:?}");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&user.name));
+
+    let reset = cli_as(
+        &desk,
+        &token,
+        &["reset", &desk.agent.device, &user.name, "--ticket", &ticket],
+    );
+    assert!(reset.status.success(), "{reset:?}");
+    let printed = String::from_utf8_lossy(&reset.stdout).into_owned();
+    let password = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("temporary password: "))
+        .expect("the password line")
+        .trim()
+        .to_owned();
+    assert!(user.password_verifies(&password));
+    assert!(user.must_change());
+    assert!(
+        printed.contains("must change at next login: yes"),
+        "{printed}"
+    );
+
+    let refused = cli_as(
+        &desk,
+        &token,
+        &["reset", &desk.agent.device, "root", "--ticket", &ticket],
+    );
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(error.contains("superuser"), "{error}");
+    assert_nowhere(&desk, &password);
+}
