@@ -16,6 +16,11 @@ packages=(
     xdelta3
     chromium
     chromium-driver
+    # The credential tests: useradd/chpasswd/chage/usermod/passwd, faillock, and perl's
+    # crypt() to check a password against its shadow hash.
+    passwd
+    libpam-modules-bin
+    perl-base
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod consent;
+pub mod credentials;
 pub mod enroll;
 pub mod inventory;
 pub mod link;

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, encode_frame};
-use hotline_protocol::messages::{Capabilities, Hello};
+use hotline_protocol::credentials::{CredentialOutcome, CredentialReply, CredentialRequest};
+use hotline_protocol::messages::{AgentMessage, Capabilities, Hello};
 use hotline_protocol::session::agent::{AgentOutput, AgentSession};
 use hotline_protocol::session::backoff::Backoff;
 use hotline_protocol::{CloseCode, PROTOCOL_VERSION};
@@ -16,6 +17,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::audit::Audit;
 use crate::audit::forward::{Forwarder, RefusalRecorder};
+use crate::credentials::Credentials;
 use crate::enroll::{client_endpoint, resolve};
 use crate::inventory::InventorySource;
 use crate::state::AgentState;
@@ -67,6 +69,8 @@ pub struct LinkHooks {
     pub connected: Option<watch::Sender<bool>>,
     /// The audit log to forward to the console, and to record link refusals in.
     pub audit: Option<Arc<Audit>>,
+    /// Answers credential requests; without it every one is refused.
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 impl std::fmt::Debug for LinkHooks {
@@ -101,7 +105,7 @@ pub async fn run(
             &config,
             &mut endpoint,
             (inventory, options),
-            (&report, audit),
+            (&report, audit, hooks.credentials.as_ref()),
             &mut shutdown,
         );
         let ended = match attempt.await {
@@ -163,13 +167,21 @@ pub async fn run(
     Ok(())
 }
 
+/// What one connection shares with the link: the connected reporter, the audit log and the
+/// credential service.
+type Shared<'a> = (
+    &'a (dyn Fn(bool) + Sync),
+    Option<&'a Audit>,
+    Option<&'a Arc<Credentials>>,
+);
+
 /// One connection from dial to end.
 async fn connect_once(
     state: &AgentState,
     config: &quinn::ClientConfig,
     endpoint: &mut Option<quinn::Endpoint>,
     (inventory, options): (&dyn InventorySource, LinkOptions),
-    (report, audit): (&(dyn Fn(bool) + Sync), Option<&Audit>),
+    (report, audit, credentials): Shared<'_>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended> {
     // Resolve on every attempt: the console may have moved.
@@ -195,7 +207,10 @@ async fn connect_once(
         protocol: PROTOCOL_VERSION,
         device: state.device.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-        capabilities: Capabilities::INVENTORY,
+        capabilities: match credentials {
+            Some(_) => Capabilities::INVENTORY.union(Capabilities::CREDENTIALS),
+            None => Capabilities::INVENTORY,
+        },
         inventory: inventory.collect(),
     };
     let (mut session, first) = AgentSession::start(hello, Instant::now(), options.welcome_timeout);
@@ -205,6 +220,9 @@ async fn connect_once(
     let mut reader = FrameReader::new(recv, CONTROL_FRAME_LIMIT);
     let mut established = false;
     let mut forwarder = audit.map(Forwarder::new);
+    // Credential requests run on blocking threads (system tools, a consent prompt that
+    // waits for a person); their replies come back here to be sent in order with the rest.
+    let (replies, mut replied) = tokio::sync::mpsc::channel::<CredentialReply>(16);
 
     loop {
         let deadline = session.next_deadline().unwrap_or_else(Instant::now);
@@ -229,6 +247,9 @@ async fn connect_once(
             },
             () = tokio::time::sleep_until(deadline.into()) => session.poll(Instant::now()),
             Some(()) = appended => Vec::new(),
+            Some(reply) = replied.recv() => {
+                vec![AgentOutput::Send(AgentMessage::Credential(Box::new(reply)))]
+            }
             _ = shutdown.changed() => {
                 connection.close(CloseCode::Normal.to_u32().into(), b"agent stopping");
                 return Ok(Ended::Shutdown);
@@ -266,6 +287,9 @@ async fn connect_once(
                 }
                 // Handled with the batch above, before anything was sent.
                 AgentOutput::AuditAcked(_) => {}
+                AgentOutput::Credential(request) => {
+                    start_credential(credentials, *request, replies.clone());
+                }
                 AgentOutput::Close { code, reason } => {
                     connection.close(code.to_u32().into(), reason.as_bytes());
                     return Ok(Ended::Lost {
@@ -277,6 +301,38 @@ async fn connect_once(
             }
         }
     }
+}
+
+/// Answers a credential request off the link's task; the reply goes to `replies`, or is
+/// dropped with the connection it was meant for.
+fn start_credential(
+    credentials: Option<&Arc<Credentials>>,
+    request: CredentialRequest,
+    replies: tokio::sync::mpsc::Sender<CredentialReply>,
+) {
+    let Some(credentials) = credentials.cloned() else {
+        let reply = CredentialReply {
+            id: request.id,
+            outcome: CredentialOutcome::Refused(
+                "this agent does not offer credential resets".to_owned(),
+            ),
+        };
+        replies.try_send(reply).ok();
+        return;
+    };
+    tokio::spawn(async move {
+        let handled = tokio::task::spawn_blocking(move || {
+            credentials.handle(&request, crate::audit::now_ms())
+        });
+        match handled.await {
+            Ok(reply) => {
+                if replies.send(reply).await.is_err() {
+                    warn!("connection ended before a credential reply could be sent");
+                }
+            }
+            Err(error) => error!(%error, "credential request handler failed"),
+        }
+    });
 }
 
 /// Describes a connection the console (or the network) ended.

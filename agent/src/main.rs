@@ -9,10 +9,11 @@ use clap::{Parser, Subcommand};
 use hotline_agent::audit::{self, Audit, Outcome};
 use hotline_agent::consent::x11::X11Prompt;
 use hotline_agent::consent::{ConsentPrompt, ConsentRequest, PromptTarget};
+use hotline_agent::credentials::{CredentialPolicy, Credentials, LinuxAccounts};
 use hotline_agent::enroll::enroll;
 use hotline_agent::inventory;
 use hotline_agent::link::{self, LinkHooks, LinkOptions};
-use hotline_agent::state::StateDir;
+use hotline_agent::state::{AgentState, StateDir};
 use hotline_protocol::enroll::EnrollmentString;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -160,6 +161,7 @@ async fn run(command: Command) -> Result<()> {
             let options = LinkOptions::default();
             let hooks = LinkHooks {
                 audit: Some(audit.clone()),
+                credentials: Some(Arc::new(credentials(&dir, &state, audit.clone())?)),
                 ..LinkHooks::default()
             };
             link::run(&state, inventory.as_ref(), options, hooks, stopped).await?;
@@ -200,6 +202,20 @@ async fn consent(command: ConsentCommand) -> Result<()> {
         .context("running the consent prompt")?;
     output::consent_answer(&answer);
     Ok(())
+}
+
+/// The credential reset service of this device: Linux accounts, the device's policy.
+fn credentials(dir: &Path, state: &AgentState, audit: Arc<Audit>) -> Result<Credentials> {
+    let policy = CredentialPolicy::load(dir)?;
+    let sessions = inventory::platform();
+    let prompt: Arc<dyn ConsentPrompt> = Arc::new(X11Prompt::default());
+    Ok(Credentials::new(
+        state.device.clone(),
+        Box::new(LinuxAccounts::default()),
+        policy,
+        (prompt, audit),
+        Box::new(move || sessions.collect().sessions),
+    ))
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.

@@ -14,8 +14,9 @@
 //!
 //! No role implies another: an admin is not an analyst unless the account holds both.
 //!
-//! FIXME: remote sessions, credential resets, deployments and policy have no API yet; their
-//! rules are exercised by the unit tests in `authz_tests.rs` until those features call here.
+//! FIXME: remote sessions, deployments and policy have no API yet; their rules are exercised
+//! by the unit tests in `authz_tests.rs` until those features call here. Credential resets
+//! call here from `api/credentials.rs`.
 
 use hotline_protocol::DeviceId;
 use serde_json::json;

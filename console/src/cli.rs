@@ -41,6 +41,8 @@ pub enum Command {
     Analyst(crate::commands::analyst::AnalystArgs),
     /// Tickets: open, list, show, note, close.
     Ticket(crate::commands::ticket::TicketArgs),
+    /// Local credentials on a device, through the running console: list accounts, reset one.
+    Credential(crate::commands::credential::CredentialArgs),
     /// The audit trail: verify the hash chain, export a ticket's record.
     Audit(crate::commands::audit::AuditArgs),
     /// The outbound webhook that receives every audit entry, signed with HMAC-SHA256.

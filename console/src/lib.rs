@@ -11,6 +11,7 @@ pub mod ca;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod credentials;
 pub mod datadir;
 pub mod link;
 pub mod output;

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             Command::Analyst(args) => commands::analyst::run(&dir, args).await,
             Command::Ticket(args) => commands::ticket::run(&dir, args).await,
             Command::Audit(args) => commands::audit::run(&dir, args).await,
+            Command::Credential(args) => commands::credential::run(&dir, args).await,
             Command::Webhook(args) => commands::webhook::run(&dir, args).await,
         }
     });

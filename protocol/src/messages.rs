@@ -1,5 +1,5 @@
-//! Messages on a device's control stream: the hello, heartbeats, audit entries and the
-//! console's replies.
+//! Messages on a device's control stream: the hello, heartbeats, audit entries, credential
+//! commands and the console's replies.
 //!
 //! The first frame an agent sends is always [`AgentMessage::Hello`], and the hello's first
 //! field is always the protocol version. Both stay fixed across major versions, so a console
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AgentAuditEntry;
 use crate::close::CloseCode;
+use crate::credentials::{CredentialReply, CredentialRequest};
 use crate::ids::DeviceId;
 use crate::inventory::{Inventory, MAX_TEXT};
 use crate::version::ProtocolVersion;
@@ -113,6 +114,8 @@ pub enum AgentMessage {
     /// One entry of the device's audit log, sent in `seq` order after the welcome: first
     /// every entry the console has not acknowledged, then each new one.
     Audit(Box<AgentAuditEntry>),
+    /// The answer to a [`ConsoleMessage::Credential`] request, with the same id.
+    Credential(Box<CredentialReply>),
 }
 
 /// Everything a console sends on a device's control stream.
@@ -126,6 +129,8 @@ pub enum ConsoleMessage {
     AuditAck {
         up_to: u64,
     },
+    /// A credential command (list accounts, reset one), authorised on a ticket.
+    Credential(Box<CredentialRequest>),
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub struct Agent {
     child: Option<Child>,
     /// The device id the console assigned.
     pub device: String,
+    /// `HOTLINE_LOG` for the `run` process.
+    pub log_filter: String,
 }
 
 impl Agent {
@@ -37,6 +39,7 @@ impl Agent {
             root,
             child: None,
             device: device["device"].as_str().expect("device id").to_owned(),
+            log_filter: "debug,sqlx=warn".to_owned(),
         })
     }
 
@@ -67,7 +70,7 @@ impl Agent {
             .arg("run")
             .arg("--state")
             .arg(self.state())
-            .env("HOTLINE_LOG", "debug,sqlx=warn")
+            .env("HOTLINE_LOG", &self.log_filter)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -18,6 +18,8 @@ pub struct Console {
     /// The addresses the running console bound.
     pub quic: Option<SocketAddr>,
     pub https: Option<SocketAddr>,
+    /// `HOTLINE_LOG` for the `serve` process.
+    pub log_filter: String,
 }
 
 impl Console {
@@ -34,6 +36,7 @@ impl Console {
             child: None,
             quic: None,
             https: None,
+            log_filter: "debug,sqlx=warn".to_owned(),
         };
         console.cli_ok(&["init"]);
         let config = console.data().join("console.toml");
@@ -70,7 +73,7 @@ impl Console {
             .arg("--data")
             .arg(self.data())
             .args(["serve", "--quic", &quic, "--https", "127.0.0.1:0"])
-            .env("HOTLINE_LOG", "debug,sqlx=warn")
+            .env("HOTLINE_LOG", &self.log_filter)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -152,7 +152,8 @@ fn check_params(value: &Value) -> Result<(), AuditError> {
     }
 }
 
-fn now_ms() -> i64 {
+/// The device's clock in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))

@@ -9,6 +9,7 @@ mod analysts;
 mod audit;
 mod body;
 mod caller;
+mod credentials;
 mod devices;
 mod error;
 mod session;
@@ -56,6 +57,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/password", &["post"]),
     ("/api/devices", &["get"]),
     ("/api/devices/{id}", &["get"]),
+    ("/api/devices/{id}/accounts", &["get"]),
+    ("/api/devices/{id}/reset", &["post"]),
     ("/api/tickets", &["get", "post"]),
     ("/api/tickets/{n}", &["get", "patch"]),
     ("/api/tickets/{n}/notes", &["post"]),
@@ -90,6 +93,12 @@ pub fn router() -> Router<AppState> {
     router = mount(router, "/api/password", post(session::change_password));
     router = mount(router, "/api/devices", get(devices::list));
     router = mount(router, "/api/devices/{id}", get(devices::show));
+    router = mount(
+        router,
+        "/api/devices/{id}/accounts",
+        get(credentials::accounts),
+    );
+    router = mount(router, "/api/devices/{id}/reset", post(credentials::reset));
     router = mount(
         router,
         "/api/tickets",

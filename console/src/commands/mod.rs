@@ -2,6 +2,7 @@
 
 pub mod analyst;
 pub mod audit;
+pub mod credential;
 pub mod devices;
 pub mod events;
 pub mod init;

@@ -2,19 +2,23 @@
 //! device session over the control stream until either side ends it, storing the audit
 //! entries the device forwards.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use hotline_protocol::audit::AgentAuditEntry;
 use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, encode_frame};
+use hotline_protocol::credentials::{CredentialReply, RequestId};
 use hotline_protocol::messages::{ConsoleMessage, Hello};
 use hotline_protocol::session::console::{ConsoleOutput, DeviceSession};
 use hotline_protocol::{CloseCode, DeviceId};
 use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::Link;
+use super::registry::{COMMAND_QUEUE, Command};
 use super::wire::FrameReader;
 use crate::store::{Ingested, Presence, unix_now};
 
@@ -34,7 +38,11 @@ pub(super) async fn serve(
     };
     tracing::Span::current().record("device", device.as_str());
 
-    if link.registry.register(device.clone(), connection.clone()) {
+    let (commands, queued) = mpsc::channel(COMMAND_QUEUE);
+    if link
+        .registry
+        .register(device.clone(), connection.clone(), commands)
+    {
         warn!("second connection with one certificate: the older one was closed (possible clone)");
         link.record(
             "possible-clone",
@@ -44,7 +52,7 @@ pub(super) async fn serve(
         )
         .await;
     }
-    let end = run_session(&link, &connection, &device).await;
+    let end = run_session(&link, &connection, &device, queued).await;
     if let Some((code, reason)) = &end {
         close(&connection, *code, reason);
         if *code != CloseCode::Normal {
@@ -119,6 +127,7 @@ async fn run_session(
     link: &Link,
     connection: &quinn::Connection,
     device: &DeviceId,
+    mut queued: mpsc::Receiver<Command>,
 ) -> Option<(CloseCode, String)> {
     let accepted = tokio::time::timeout(link.policy.hello_timeout, connection.accept_bi()).await;
     let (mut send, recv) = match accepted {
@@ -131,6 +140,9 @@ async fn run_session(
     };
     let mut reader = FrameReader::new(recv, CONTROL_FRAME_LIMIT);
     let mut session = DeviceSession::new(device.clone(), link.policy.clone(), Instant::now());
+    // Credential requests sent and not yet answered, by id. A request whose waiter gave up
+    // stays until its reply arrives or the connection ends; the waiter's timeout bounds it.
+    let mut pending: HashMap<RequestId, oneshot::Sender<CredentialReply>> = HashMap::new();
 
     loop {
         let deadline = session.next_deadline().unwrap_or_else(Instant::now);
@@ -147,6 +159,11 @@ async fn run_session(
                 }
             },
             () = tokio::time::sleep_until(deadline.into()) => session.poll(Instant::now()),
+            Some((request, reply_to)) = queued.recv(), if session.is_established() => {
+                pending.retain(|_, waiter| !waiter.is_closed());
+                pending.insert(request.id, reply_to);
+                vec![ConsoleOutput::Send(ConsoleMessage::Credential(Box::new(request)))]
+            }
         };
 
         for output in outputs {
@@ -183,6 +200,12 @@ async fn run_session(
                         return None;
                     }
                 }
+                ConsoleOutput::Credential(reply) => match pending.remove(&reply.id) {
+                    Some(waiter) => {
+                        waiter.send(*reply).ok();
+                    }
+                    None => debug!(id = %reply.id, "credential reply nobody waits for; dropped"),
+                },
                 ConsoleOutput::Close { code, reason } => return Some((code, reason)),
             }
         }

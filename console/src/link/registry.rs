@@ -3,10 +3,20 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use hotline_protocol::credentials::{CredentialReply, CredentialRequest};
 use hotline_protocol::{CloseCode, DeviceId};
+use tokio::sync::{mpsc, oneshot};
+
+/// A credential request for a device's connection to send, and where its reply goes.
+pub(crate) type Command = (CredentialRequest, oneshot::Sender<CredentialReply>);
+
+/// Most commands queued for one connection before more are refused as busy.
+pub(crate) const COMMAND_QUEUE: usize = 16;
 
 struct Entry {
     connection: quinn::Connection,
+    /// Requests for the connection's session loop to send.
+    commands: mpsc::Sender<Command>,
     /// Time of the last heartbeat not yet flushed to the database.
     unflushed_seen: Option<i64>,
 }
@@ -42,9 +52,15 @@ impl Registry {
     /// Registers a new connection for `device`. Returns `true` when it replaced a live one:
     /// the older connection is closed, since either the device reconnected before its old
     /// connection timed out, or its certificate is in use on a second machine.
-    pub fn register(&self, device: DeviceId, connection: quinn::Connection) -> bool {
+    pub(crate) fn register(
+        &self,
+        device: DeviceId,
+        connection: quinn::Connection,
+        commands: mpsc::Sender<Command>,
+    ) -> bool {
         let entry = Entry {
             connection,
+            commands,
             unflushed_seen: None,
         };
         match self.lock().insert(device, entry) {
@@ -97,6 +113,20 @@ impl Registry {
             }
             None => false,
         }
+    }
+
+    /// Queues `request` on `device`'s connection. Returns where the reply will arrive, or
+    /// `None` when the device is not connected or its queue is full.
+    pub fn send_credential(
+        &self,
+        device: &DeviceId,
+        request: CredentialRequest,
+    ) -> Option<oneshot::Receiver<CredentialReply>> {
+        let (reply_to, reply) = oneshot::channel();
+        let devices = self.lock();
+        let entry = devices.get(device)?;
+        entry.commands.try_send((request, reply_to)).ok()?;
+        Some(reply)
     }
 
     pub fn is_connected(&self, device: &DeviceId) -> bool {

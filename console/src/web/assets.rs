@@ -45,6 +45,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/live.js", JS),
     asset!("js/print.js", JS),
     asset!("js/pages/analysts.js", JS),
+    asset!("js/pages/credentials.js", JS),
     asset!("js/pages/devices.js", JS),
     asset!("js/pages/login.js", JS),
     asset!("js/pages/new-ticket.js", JS),

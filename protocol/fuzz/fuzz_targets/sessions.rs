@@ -329,7 +329,7 @@ impl Pair {
                 ConsoleOutput::Audit(entry) => {
                     assert!(entry.check().is_ok(), "console passed on a bad entry");
                 }
-                ConsoleOutput::Seen | ConsoleOutput::Close { .. } => {}
+                ConsoleOutput::Seen | ConsoleOutput::Close { .. } | ConsoleOutput::Credential(_) => {}
             }
         }
     }
@@ -361,7 +361,7 @@ impl Pair {
                 AgentOutput::AuditAcked(up_to) => {
                     assert!(up_to <= self.agent.audit_sent(), "ack beyond what was sent");
                 }
-                AgentOutput::Close { .. } => {}
+                AgentOutput::Close { .. } | AgentOutput::Credential(_) => {}
             }
         }
     }

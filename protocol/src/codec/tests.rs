@@ -1,6 +1,10 @@
 use super::*;
 use crate::audit::{AgentAuditEntry, AuditOutcome, GENESIS_HASH, MAX_PARAMS, MAX_REASON};
 use crate::close::CloseCode;
+use crate::credentials::{
+    CredentialOperation, CredentialOutcome, CredentialReply, CredentialRequest, RequestId,
+    ResetDone, ResetOptions, TemporaryPassword,
+};
 use crate::enroll::{EnrollAccepted, EnrollmentToken, TOKEN_BYTES};
 use crate::ids::DeviceId;
 use crate::inventory::{Display, DisplayKind, Inventory, OsInfo, UserSession};
@@ -46,6 +50,15 @@ fn agent_messages() -> Vec<AgentMessage> {
         hello(),
         AgentMessage::Heartbeat(Heartbeat { seq: 7 }),
         AgentMessage::Audit(Box::new(audit_entry(3))),
+        AgentMessage::Credential(Box::new(CredentialReply {
+            id: RequestId([3; 16]),
+            outcome: CredentialOutcome::Reset(ResetDone {
+                temporary_password: Some(TemporaryPassword::new("ab3dEfGh7jKmNpQr".into())),
+                locked: false,
+                cleared_failures: 2,
+                must_change: true,
+            }),
+        })),
     ]
 }
 
@@ -71,6 +84,17 @@ fn console_messages() -> Vec<ConsoleMessage> {
         ConsoleMessage::HeartbeatAck(HeartbeatAck { seq: 7 }),
         ConsoleMessage::Refused(Refusal::new(CloseCode::Revoked, "device revoked")),
         ConsoleMessage::AuditAck { up_to: 3 },
+        ConsoleMessage::Credential(Box::new(CredentialRequest {
+            id: RequestId([3; 16]),
+            device: DeviceId::from_random(42),
+            expires_at_ms: 1_700_000_060_000,
+            ticket: 1042,
+            analyst: "sam".into(),
+            operation: CredentialOperation::Reset {
+                account: "jörg".into(),
+                options: ResetOptions::default(),
+            },
+        })),
     ]
 }
 

@@ -1,11 +1,13 @@
 //! The agent's side of a control stream: hello, wait for the welcome, heartbeats, audit
-//! entries and their acknowledgements, and noticing a console that went silent.
+//! entries and their acknowledgements, credential commands, and noticing a console that went
+//! silent.
 
 use std::time::{Duration, Instant};
 
 use crate::audit::AgentAuditEntry;
 use crate::close::CloseCode;
 use crate::codec::Wire;
+use crate::credentials::CredentialRequest;
 use crate::ids::DeviceId;
 use crate::messages::{AgentMessage, ConsoleMessage, Heartbeat, Hello, Welcome};
 use crate::session::SILENT_INTERVALS;
@@ -24,6 +26,9 @@ pub enum AgentOutput {
     Established(Welcome),
     /// The console has stored the device's audit entries up to and including this `seq`.
     AuditAcked(u64),
+    /// The console asks a credential command; the agent checks it (expiry, replay, device)
+    /// and answers with [`AgentMessage::Credential`].
+    Credential(Box<CredentialRequest>),
     /// Close the connection with this code and reason.
     Close {
         code: CloseCode,
@@ -108,6 +113,10 @@ impl AgentSession {
                 }
                 self.audit_acked = up_to;
                 vec![AgentOutput::AuditAcked(up_to)]
+            }
+            (ConsoleMessage::Credential(request), State::Established { last_ack, .. }) => {
+                *last_ack = now;
+                vec![AgentOutput::Credential(request)]
             }
             (ConsoleMessage::Refused(refusal), _) => {
                 self.close(refusal.code, format!("console refused: {}", refusal.reason))
@@ -229,5 +238,6 @@ fn name(message: &ConsoleMessage) -> &'static str {
         ConsoleMessage::HeartbeatAck(_) => "heartbeat ack",
         ConsoleMessage::Refused(_) => "refusal",
         ConsoleMessage::AuditAck { .. } => "audit ack",
+        ConsoleMessage::Credential(_) => "credential request",
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::audit::AgentAuditEntry;
 use crate::close::CloseCode;
 use crate::codec::{Wire, peek_version};
+use crate::credentials::CredentialReply;
 use crate::ids::DeviceId;
 use crate::messages::{AgentMessage, ConsoleMessage, HeartbeatAck, Hello, Welcome};
 use crate::session::SILENT_INTERVALS;
@@ -33,6 +34,10 @@ pub enum ConsoleOutput {
     /// (which checks its place in the device's chain) and, once stored, sends
     /// [`ConsoleMessage::AuditAck`]; or closes the connection when the store refuses it.
     Audit(Box<AgentAuditEntry>),
+    /// A device's answer to a credential command, within its limits. The IO layer hands it
+    /// to whoever waits for that request id; a reply nobody waits for (it came after the
+    /// request timed out) is dropped.
+    Credential(Box<CredentialReply>),
     /// Close the connection with this code and reason.
     Close {
         code: CloseCode,
@@ -93,6 +98,16 @@ impl DeviceSession {
                 }
                 vec![ConsoleOutput::Audit(entry)]
             }
+            AgentMessage::Credential(reply) => {
+                if let Err(error) = reply.check_limits() {
+                    let reason = format!("credential reply {}: {error}", reply.id);
+                    return self.close(CloseCode::ProtocolViolation, reason);
+                }
+                if let State::Established { last_seen } = &mut self.state {
+                    *last_seen = now;
+                }
+                vec![ConsoleOutput::Credential(reply)]
+            }
             AgentMessage::Hello(_) => self.close(
                 CloseCode::ProtocolViolation,
                 "second hello on one connection".into(),
@@ -120,6 +135,12 @@ impl DeviceSession {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Whether the device has said a valid hello and the session is still open: only then
+    /// may the console send it commands.
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established { .. })
     }
 
     /// When [`DeviceSession::poll`] should next be called.
@@ -155,6 +176,12 @@ impl DeviceSession {
                 return self.close(
                     CloseCode::ProtocolViolation,
                     "audit entry before hello".into(),
+                );
+            }
+            Ok(AgentMessage::Credential(_)) => {
+                return self.close(
+                    CloseCode::ProtocolViolation,
+                    "credential reply before hello".into(),
                 );
             }
             Err(error) => return self.close(CloseCode::ProtocolViolation, error.to_string()),

@@ -354,3 +354,47 @@ fn audit_traffic_keeps_both_sides_alive_on_the_virtual_clock() {
     }
     assert!(agent.is_established());
 }
+
+#[test]
+fn credential_requests_and_replies_pass_only_on_an_established_session() {
+    use crate::credentials::{
+        CredentialOperation, CredentialOutcome, CredentialReply, CredentialRequest, RequestId,
+    };
+    let now = Instant::now();
+    let request = CredentialRequest {
+        id: RequestId([9; 16]),
+        device: DeviceId::from_random(1),
+        expires_at_ms: 0,
+        ticket: 1,
+        analyst: "sam".into(),
+        operation: CredentialOperation::ListAccounts,
+    };
+    let message = ConsoleMessage::Credential(Box::new(request.clone()));
+    let (mut console, mut agent) = established(now);
+    assert_eq!(
+        agent.on_frame(&payload(&message), now),
+        vec![AgentOutput::Credential(Box::new(request))]
+    );
+    let reply = CredentialReply {
+        id: RequestId([9; 16]),
+        outcome: CredentialOutcome::Refused("x".repeat(1000)),
+    };
+    let outputs = console.on_frame(&payload(&AgentMessage::Credential(Box::new(reply))), now);
+    assert!(matches!(
+        closes(&outputs),
+        Some((CloseCode::ProtocolViolation, reason)) if reason.contains("reason too long")
+    ));
+
+    let mut fresh = DeviceSession::new(DeviceId::from_random(1), policy(), now);
+    let early = AgentMessage::Credential(Box::new(CredentialReply {
+        id: RequestId([9; 16]),
+        outcome: CredentialOutcome::Accounts(Vec::new()),
+    }));
+    assert_eq!(
+        closes(&fresh.on_frame(&payload(&early), now)),
+        Some((
+            CloseCode::ProtocolViolation,
+            "credential reply before hello"
+        ))
+    );
+}
