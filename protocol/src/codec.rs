@@ -63,11 +63,11 @@ macro_rules! wire {
     };
 }
 
-wire!(AgentMessage, "agent message", Some(4), CONTROL_FRAME_LIMIT);
+wire!(AgentMessage, "agent message", Some(5), CONTROL_FRAME_LIMIT);
 wire!(
     ConsoleMessage,
     "console message",
-    Some(5),
+    Some(6),
     CONTROL_FRAME_LIMIT
 );
 wire!(EnrollRequest, "enroll request", None, ENROLL_FRAME_LIMIT);

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod input;
 pub mod inventory;
 pub mod messages;
+pub mod remote;
 pub mod screen;
 pub mod session;
 pub mod version;

@@ -12,6 +12,7 @@ use crate::close::CloseCode;
 use crate::credentials::{CredentialReply, CredentialRequest};
 use crate::ids::DeviceId;
 use crate::inventory::{Inventory, MAX_TEXT};
+use crate::remote::{SessionControl, SessionReport};
 use crate::version::ProtocolVersion;
 
 /// Capabilities a device offers, as a bit set. Bits a console does not know are ignored, so
@@ -116,6 +117,8 @@ pub enum AgentMessage {
     Audit(Box<AgentAuditEntry>),
     /// The answer to a [`ConsoleMessage::Credential`] request, with the same id.
     Credential(Box<CredentialReply>),
+    /// A remote screen session's progress: the caller's answer, start, view only, end.
+    Session(Box<SessionReport>),
 }
 
 /// Everything a console sends on a device's control stream.
@@ -131,6 +134,8 @@ pub enum ConsoleMessage {
     },
     /// A credential command (list accounts, reset one), authorised on a ticket.
     Credential(Box<CredentialRequest>),
+    /// A remote screen session: the request, input, acknowledgements, the end.
+    Session(Box<SessionControl>),
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::enroll::{EnrollAccepted, EnrollmentToken, TOKEN_BYTES};
 use crate::ids::DeviceId;
 use crate::inventory::{Display, DisplayKind, Inventory, OsInfo, UserSession};
 use crate::messages::{Capabilities, Heartbeat, HeartbeatAck, Hello, Refusal, Welcome};
+use crate::remote::{SessionControl, SessionId, SessionReport};
 use crate::version::{PROTOCOL_VERSION, ProtocolVersion};
 
 fn inventory() -> Inventory {
@@ -59,6 +60,9 @@ fn agent_messages() -> Vec<AgentMessage> {
                 must_change: true,
             }),
         })),
+        AgentMessage::Session(Box::new(SessionReport::Started {
+            id: SessionId([9; 16]),
+        })),
     ]
 }
 
@@ -94,6 +98,10 @@ fn console_messages() -> Vec<ConsoleMessage> {
                 account: "jörg".into(),
                 options: ResetOptions::default(),
             },
+        })),
+        ConsoleMessage::Session(Box::new(SessionControl::Ack {
+            id: SessionId([9; 16]),
+            seq: 1,
         })),
     ]
 }

@@ -10,6 +10,7 @@ use crate::codec::Wire;
 use crate::credentials::CredentialRequest;
 use crate::ids::DeviceId;
 use crate::messages::{AgentMessage, ConsoleMessage, Heartbeat, Hello, Welcome};
+use crate::remote::SessionControl;
 use crate::session::SILENT_INTERVALS;
 use crate::version::PROTOCOL_VERSION;
 
@@ -29,6 +30,8 @@ pub enum AgentOutput {
     /// The console asks a credential command; the agent checks it (expiry, replay, device)
     /// and answers with [`AgentMessage::Credential`].
     Credential(Box<CredentialRequest>),
+    /// A remote-session message within its limits, for the session layer.
+    Session(Box<SessionControl>),
     /// Close the connection with this code and reason.
     Close {
         code: CloseCode,
@@ -117,6 +120,14 @@ impl AgentSession {
             (ConsoleMessage::Credential(request), State::Established { last_ack, .. }) => {
                 *last_ack = now;
                 vec![AgentOutput::Credential(request)]
+            }
+            (ConsoleMessage::Session(control), State::Established { last_ack, .. }) => {
+                if let Err(error) = control.check_limits() {
+                    let reason = format!("session message: {error}");
+                    return self.close(CloseCode::ProtocolViolation, reason);
+                }
+                *last_ack = now;
+                vec![AgentOutput::Session(control)]
             }
             (ConsoleMessage::Refused(refusal), _) => {
                 self.close(refusal.code, format!("console refused: {}", refusal.reason))
@@ -239,5 +250,6 @@ fn name(message: &ConsoleMessage) -> &'static str {
         ConsoleMessage::Refused(_) => "refusal",
         ConsoleMessage::AuditAck { .. } => "audit ack",
         ConsoleMessage::Credential(_) => "credential request",
+        ConsoleMessage::Session(_) => "session message",
     }
 }

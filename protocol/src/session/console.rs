@@ -10,6 +10,7 @@ use crate::codec::{Wire, peek_version};
 use crate::credentials::CredentialReply;
 use crate::ids::DeviceId;
 use crate::messages::{AgentMessage, ConsoleMessage, HeartbeatAck, Hello, Welcome};
+use crate::remote::SessionReport;
 use crate::session::SILENT_INTERVALS;
 use crate::version::PROTOCOL_VERSION;
 
@@ -38,6 +39,8 @@ pub enum ConsoleOutput {
     /// to whoever waits for that request id; a reply nobody waits for (it came after the
     /// request timed out) is dropped.
     Credential(Box<CredentialReply>),
+    /// A remote-session report within its limits, for the session layer.
+    Session(Box<SessionReport>),
     /// Close the connection with this code and reason.
     Close {
         code: CloseCode,
@@ -108,6 +111,16 @@ impl DeviceSession {
                 }
                 vec![ConsoleOutput::Credential(reply)]
             }
+            AgentMessage::Session(report) => {
+                if let Err(error) = report.check_limits() {
+                    let reason = format!("session report: {error}");
+                    return self.close(CloseCode::ProtocolViolation, reason);
+                }
+                if let State::Established { last_seen } = &mut self.state {
+                    *last_seen = now;
+                }
+                vec![ConsoleOutput::Session(report)]
+            }
             AgentMessage::Hello(_) => self.close(
                 CloseCode::ProtocolViolation,
                 "second hello on one connection".into(),
@@ -176,6 +189,12 @@ impl DeviceSession {
                 return self.close(
                     CloseCode::ProtocolViolation,
                     "audit entry before hello".into(),
+                );
+            }
+            Ok(AgentMessage::Session(_)) => {
+                return self.close(
+                    CloseCode::ProtocolViolation,
+                    "session report before hello".into(),
                 );
             }
             Ok(AgentMessage::Credential(_)) => {
