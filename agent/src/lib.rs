@@ -7,6 +7,7 @@ pub mod consent;
 pub mod enroll;
 pub mod inventory;
 pub mod link;
+pub mod screen;
 pub mod state;
 pub mod tls;
 mod wire;

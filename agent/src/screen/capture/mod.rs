@@ -1,0 +1,1 @@
+//! Screen capture behind one interface per platform.
