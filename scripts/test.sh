@@ -16,6 +16,8 @@ packages=(
     xdelta3
     chromium
     chromium-driver
+    ffmpeg
+    util-linux
 )
 
 missing=()

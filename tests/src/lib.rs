@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod api;
 pub mod console;
+pub mod picture;
 pub mod raw;
 pub mod xvfb;
 

@@ -36,6 +36,14 @@ impl Guarded {
         Guarded { shell, lifeline }
     }
 
+    /// The guarded process's id: the shell's one child.
+    fn child_pid(&self) -> Option<u32> {
+        let shell = self.shell.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
     fn stop(&mut self) {
         // Closing the lifeline is what ends the child; then reap the shell.
         self.lifeline.take();
@@ -76,6 +84,13 @@ impl Xvfb {
             server,
             window_manager: None,
         }
+    }
+
+    /// The X server's process id, to look at what it holds (its open files, its mappings).
+    pub fn server_pid(&self) -> u32 {
+        self.server
+            .child_pid()
+            .expect("Xvfb runs under its guard shell")
     }
 
     /// Starts openbox on the display and waits until it manages windows.
