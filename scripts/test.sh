@@ -21,6 +21,8 @@ packages=(
     passwd
     libpam-modules-bin
     perl-base
+    ffmpeg
+    util-linux
 )
 
 missing=()

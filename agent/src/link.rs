@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, encode_frame};
 use hotline_protocol::credentials::{CredentialOutcome, CredentialReply, CredentialRequest};
 use hotline_protocol::messages::{AgentMessage, Capabilities, Hello};
+use hotline_protocol::remote::{ConsentOutcome, SessionControl, SessionReport};
 use hotline_protocol::session::agent::{AgentOutput, AgentSession};
 use hotline_protocol::session::backoff::Backoff;
 use hotline_protocol::{CloseCode, PROTOCOL_VERSION};
@@ -289,6 +290,22 @@ async fn connect_once(
                 AgentOutput::AuditAcked(_) => {}
                 AgentOutput::Credential(request) => {
                     start_credential(credentials, *request, replies.clone());
+                }
+                AgentOutput::Session(control) => {
+                    // FIXME: the screen session driver is not wired to the link yet; until it
+                    // is, every request is refused with the reason, so nothing is captured.
+                    if let SessionControl::Request(request) = *control {
+                        let refusal = AgentMessage::Session(Box::new(SessionReport::Answered {
+                            id: request.id,
+                            outcome: ConsentOutcome::Refused(
+                                "this agent cannot run screen sessions yet".into(),
+                            ),
+                            monitors: Vec::new(),
+                        }));
+                        if send.write_all(&encode_frame(&refusal)?).await.is_err() {
+                            return Ok(lost(&connection, established));
+                        }
+                    }
                 }
                 AgentOutput::Close { code, reason } => {
                     connection.close(code.to_u32().into(), reason.as_bytes());

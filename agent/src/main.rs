@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
 mod output;
+mod screen_cmd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: ConsentCommand,
     },
+    /// See what the agent's screen capture sees, or why it cannot.
+    Screen {
+        #[command(subcommand)]
+        command: ScreenCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +91,34 @@ enum ConsentCommand {
         /// How long the prompt waits before it counts as a refusal.
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScreenCommand {
+    /// List the monitors of the display and their layout, one JSON object per line.
+    Monitors {
+        /// The X display (default: DISPLAY).
+        #[arg(long)]
+        display: Option<String>,
+    },
+    /// Capture the screen (or one monitor) into a PNG file.
+    Capture {
+        /// The X display (default: DISPLAY).
+        #[arg(long)]
+        display: Option<String>,
+        /// Capture only this monitor (a name `screen monitors` lists).
+        #[arg(long)]
+        monitor: Option<String>,
+        /// The PNG file to write; each frame replaces the previous one.
+        #[arg(long)]
+        out: PathBuf,
+        /// How many frames to capture.
+        #[arg(long, default_value_t = 1)]
+        frames: usize,
+        /// Milliseconds between frames.
+        #[arg(long, default_value_t = 100)]
+        interval_ms: u64,
     },
 }
 
@@ -175,6 +209,27 @@ async fn run(command: Command) -> Result<()> {
             AuditCommand::List { state, json } => output::list(&audit::inspect(&state)?, json),
         },
         Command::Consent { command } => consent(command).await,
+        Command::Screen { command } => {
+            // Capture blocks on the X server's replies; keep it off the async workers.
+            tokio::task::spawn_blocking(move || match command {
+                ScreenCommand::Monitors { display } => screen_cmd::monitors(display.as_deref()),
+                ScreenCommand::Capture {
+                    display,
+                    monitor,
+                    out,
+                    frames,
+                    interval_ms,
+                } => screen_cmd::capture(&screen_cmd::CaptureArgs {
+                    display,
+                    monitor,
+                    out,
+                    frames,
+                    interval: std::time::Duration::from_millis(interval_ms),
+                }),
+            })
+            .await
+            .context("the capture thread panicked")?
+        }
     }
 }
 

@@ -95,3 +95,16 @@ fn entry_json(entry: &AgentAuditEntry, acked: u64) -> serde_json::Value {
         "acked": entry.seq <= acked,
     })
 }
+
+/// The monitors `hotline-agent screen monitors` found, one JSON object per line.
+pub(crate) fn monitors(monitors: &[hotline_agent::screen::capture::Monitor]) -> Result<()> {
+    for monitor in monitors {
+        println!("{}", serde_json::to_string(monitor)?);
+    }
+    Ok(())
+}
+
+/// One line per frame `hotline-agent screen capture` wrote.
+pub(crate) fn captured(index: usize, width: u16, height: u16, path: &std::path::Path) {
+    println!("frame {index}: {width}x{height} -> {}", path.display());
+}

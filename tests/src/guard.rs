@@ -43,6 +43,14 @@ impl Guarded {
         self.shell.stdout.take()
     }
 
+    /// The guarded process's id: the shell's one child.
+    pub fn child_pid(&self) -> Option<u32> {
+        let shell = self.shell.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    }
+
     pub fn stop(&mut self) {
         // Closing the lifeline is what ends the child; then reap the shell.
         self.lifeline.take();

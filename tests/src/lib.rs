@@ -6,6 +6,7 @@ pub mod api;
 pub mod browser;
 pub mod console;
 pub mod guard;
+pub mod picture;
 pub mod raw;
 pub mod xvfb;
 

@@ -45,6 +45,13 @@ impl Xvfb {
         }
     }
 
+    /// The X server's process id, to look at what it holds (its open files, its mappings).
+    pub fn server_pid(&self) -> u32 {
+        self.server
+            .child_pid()
+            .expect("Xvfb runs under its guard shell")
+    }
+
     /// Starts openbox on the display and waits until it manages windows.
     pub fn with_window_manager(mut self) -> Xvfb {
         let display = self.display.clone();
