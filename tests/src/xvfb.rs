@@ -132,6 +132,66 @@ impl Xvfb {
     }
 }
 
+impl Xvfb {
+    /// Moves the pointer to `x`, `y` inside `window` and clicks the first button through
+    /// XTEST, as a person's click arrives.
+    pub fn click_in(&self, window: &str, x: i32, y: i32) {
+        let (x, y) = (x.to_string(), y.to_string());
+        self.xdotool(&["mousemove", "--window", window, &x, &y, "click", "1"]);
+    }
+
+    /// Moves the pointer to `x`, `y` inside `window` and sends it a click with `SendEvent`:
+    /// the forged click any client on the display could make.
+    pub fn synthetic_click_in(&self, window: &str, x: i32, y: i32) {
+        let (x, y) = (x.to_string(), y.to_string());
+        self.xdotool(&["mousemove", "--window", window, &x, &y]);
+        self.xdotool(&["click", "--window", window, "1"]);
+    }
+
+    /// The pointer's position on the screen.
+    pub fn pointer(&self) -> (i32, i32) {
+        let out = self.xdotool(&["getmouselocation", "--shell"]);
+        let value = |key: &str| {
+            out.lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("xdotool reports the pointer")
+        };
+        (value("X="), value("Y="))
+    }
+
+    /// The screen position of `window`'s top-left pixel (inside any frame the window
+    /// manager drew), as xwininfo reports it.
+    pub fn window_origin(&self, window: &str) -> (i32, i32) {
+        let out = self
+            .command("xwininfo")
+            .args(["-id", window])
+            .output()
+            .expect("xwininfo runs (scripts/test.sh installs x11-utils)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|line| line.trim().strip_prefix(key))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("xwininfo has no {key:?}: {text}"))
+        };
+        (
+            value("Absolute upper-left X:"),
+            value("Absolute upper-left Y:"),
+        )
+    }
+
+    /// Whether a visible window whose name matches `pattern` exists now.
+    pub fn has_window(&self, pattern: &str) -> bool {
+        let out = self
+            .command("xdotool")
+            .args(["search", "--onlyvisible", "--name", pattern])
+            .output()
+            .expect("xdotool runs");
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    }
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
         if let Some(wm) = self.window_manager.as_mut() {

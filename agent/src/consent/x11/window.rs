@@ -306,11 +306,13 @@ impl UiWindow {
                     self.depth,
                     chunk,
                 )
-                .map_err(|error| format!("drawing the window: {error}"))?;
+                .map_err(|error| {
+                    format!("the display closed the connection while drawing: {error}")
+                })?;
         }
         self.conn
             .flush()
-            .map_err(|error| format!("drawing the window: {error}"))
+            .map_err(|error| format!("the display closed the connection while drawing: {error}"))
     }
 
     /// Waits for the next event that matters until `until`; `Ok(None)` when the time came
