@@ -3,6 +3,7 @@
 //! optional window manager, and the xdotool helpers the tests click and type with.
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -49,6 +50,8 @@ impl Guarded {
 pub struct Xvfb {
     /// The display name, such as `:7`.
     pub display: String,
+    /// The X authority file clients must present, when the server asks for one.
+    pub authority: Option<PathBuf>,
     server: Guarded,
     window_manager: Option<Guarded>,
 }
@@ -57,8 +60,22 @@ impl Xvfb {
     /// Starts Xvfb with one screen of `width`×`height` at depth 24, on a display number the
     /// server picks itself (`-displayfd`), so parallel test binaries never collide.
     pub fn start(width: u32, height: u32) -> Xvfb {
+        Xvfb::start_with(width, height, None)
+    }
+
+    /// Starts Xvfb as [`Xvfb::start`] does, admitting only clients that present a cookie
+    /// from the X authority file `authority`; the helpers here present it.
+    pub fn start_with_authority(width: u32, height: u32, authority: &Path) -> Xvfb {
+        Xvfb::start_with(width, height, Some(authority.to_owned()))
+    }
+
+    fn start_with(width: u32, height: u32, authority: Option<PathBuf>) -> Xvfb {
+        let auth = authority
+            .as_ref()
+            .map(|path| format!("-auth '{}'", path.display()))
+            .unwrap_or_default();
         let mut server = Guarded::spawn(&format!(
-            "Xvfb -displayfd 3 -noreset -nolisten tcp -screen 0 {width}x{height}x24"
+            "Xvfb -displayfd 3 -noreset -nolisten tcp {auth} -screen 0 {width}x{height}x24"
         ));
 
         // Xvfb writes the display number and a newline once it accepts connections.
@@ -73,6 +90,7 @@ impl Xvfb {
         );
         Xvfb {
             display: format!(":{}", number.trim()),
+            authority,
             server,
             window_manager: None,
         }
@@ -81,10 +99,16 @@ impl Xvfb {
     /// Starts openbox on the display and waits until it manages windows.
     pub fn with_window_manager(mut self) -> Xvfb {
         let display = self.display.clone();
-        self.window_manager = Some(Guarded::spawn(&format!("DISPLAY={display} openbox")));
+        let auth = self
+            .authority
+            .as_ref()
+            .map(|path| format!("XAUTHORITY='{}'", path.display()))
+            .unwrap_or_default();
+        self.window_manager = Some(Guarded::spawn(&format!("DISPLAY={display} {auth} openbox")));
         wait_for("the window manager", Duration::from_secs(10), || {
-            let out = Command::new("xprop")
-                .args(["-display", &display, "-root", "_NET_SUPPORTING_WM_CHECK"])
+            let out = self
+                .command("xprop")
+                .args(["-root", "_NET_SUPPORTING_WM_CHECK"])
                 .output()
                 .ok()?;
             String::from_utf8_lossy(&out.stdout)
@@ -98,6 +122,9 @@ impl Xvfb {
     pub fn command(&self, program: &str) -> Command {
         let mut command = Command::new(program);
         command.env("DISPLAY", &self.display);
+        if let Some(authority) = &self.authority {
+            command.env("XAUTHORITY", authority);
+        }
         command
     }
 

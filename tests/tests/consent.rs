@@ -3,6 +3,8 @@
 //! against forged and early clicks, the session bar's End and View only, and input injection
 //! reaching real X applications.
 
+#[path = "consent/authority.rs"]
+mod authority;
 #[path = "consent/bar.rs"]
 mod bar;
 #[path = "consent/common.rs"]
