@@ -118,3 +118,43 @@ fn the_bar_reports_when_its_display_goes_away() {
         other => panic!("expected Lost, got {other:?}"),
     }
 }
+
+/// `hotline-agent consent bar` shows the bar and prints what the caller presses.
+#[test]
+fn the_cli_prints_what_the_caller_pressed() {
+    let xvfb = display();
+    let child = std::process::Command::new(hotline_tests::bin_dir().join("hotline-agent"))
+        .args([
+            "consent",
+            "bar",
+            "--display",
+            &xvfb.display,
+            "--user",
+            &crate::common::me(),
+        ])
+        .args([
+            "--analyst",
+            "Sam",
+            "--ticket",
+            "7",
+            "--title",
+            "Printer",
+            "--control",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("agent runs");
+    let window = xvfb.wait_for_window(BAR_TITLE, Duration::from_secs(10));
+    std::thread::sleep(ARM_DELAY * 2);
+    let (vx, vy) = bar_layout(true)
+        .view_only
+        .expect("control session")
+        .centre();
+    xvfb.click_in(&window, vx, vy);
+    std::thread::sleep(Duration::from_millis(300));
+    let (ex, ey) = bar_layout(false).end.centre();
+    xvfb.click_in(&window, ex, ey);
+    let out = child.wait_with_output().expect("agent ends");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "view_only\nend\n");
+}

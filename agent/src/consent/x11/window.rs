@@ -37,6 +37,8 @@ x11rb::atom_manager! {
         _NET_WM_STATE_SKIP_TASKBAR,
         _NET_WM_STATE_SKIP_PAGER,
         _NET_ACTIVE_WINDOW,
+        _NET_WM_STRUT,
+        _NET_WM_STRUT_PARTIAL,
     }
 }
 
@@ -270,6 +272,30 @@ impl UiWindow {
             AtomEnum::ATOM,
             &states,
         )?;
+        if spec.placement == Placement::TopDock {
+            // Reserve the strip, so maximised windows and new ones keep their title bars
+            // below the bar instead of under it.
+            let (top, first, last) = (
+                u32::from(spec.height),
+                x as u32,
+                (x as u32) + u32::from(spec.width) - 1,
+            );
+            let partial = [0, 0, top, 0, 0, 0, 0, 0, first, last, 0, 0];
+            conn.change_property32(
+                replace,
+                window,
+                atoms._NET_WM_STRUT_PARTIAL,
+                AtomEnum::CARDINAL,
+                &partial,
+            )?;
+            conn.change_property32(
+                replace,
+                window,
+                atoms._NET_WM_STRUT,
+                AtomEnum::CARDINAL,
+                &partial[..4],
+            )?;
+        }
         Ok(())
     }
 
