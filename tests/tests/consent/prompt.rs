@@ -246,3 +246,57 @@ fn the_cli_prints_the_answer() {
     let out = child.wait_with_output().expect("agent ends");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "deny");
 }
+
+/// A window laid over Allow and taken away just before a click (the clickjacking trick)
+/// disarms Allow again: the prompt must be fully visible for a while before Allow counts.
+#[test]
+fn a_click_right_after_a_window_uncovers_allow_does_not_allow() {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, WindowClass};
+    use x11rb::wrapper::ConnectionExt as _;
+
+    let xvfb = display();
+    let prompt = ask(target(&xvfb), request(Duration::from_secs(20)));
+    let window = armed_prompt(&xvfb);
+
+    // An override-redirect window (no window manager can keep the prompt above it) over
+    // Allow, for longer than Allow takes to arm.
+    let (conn, screen) = x11rb::connect(Some(&xvfb.display)).expect("connects");
+    let root = conn.setup().roots[screen].root;
+    let (ox, oy) = xvfb.window_origin(&window);
+    let allow = prompt_layout().allow;
+    let cover = conn.generate_id().expect("an id");
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        cover,
+        root,
+        (ox + allow.x) as i16,
+        (oy + allow.y) as i16,
+        allow.width as u16,
+        allow.height as u16,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        x11rb::COPY_FROM_PARENT,
+        &CreateWindowAux::new()
+            .override_redirect(1)
+            .background_pixel(0),
+    )
+    .expect("creates the cover");
+    conn.map_window(cover).expect("maps");
+    conn.sync().expect("sync");
+    std::thread::sleep(ARM_DELAY * 2);
+
+    // Uncover and click at once.
+    conn.unmap_window(cover).expect("unmaps");
+    conn.sync().expect("sync");
+    let (x, y) = allow.centre();
+    xvfb.click_in(&window, x, y);
+    std::thread::sleep(ARM_DELAY * 2);
+    assert!(
+        !prompt.is_finished(),
+        "the click right after uncovering answered the prompt"
+    );
+
+    xvfb.click_in(&window, x, y);
+    assert_eq!(prompt.join().expect("prompt thread"), ConsentAnswer::Allow);
+}
