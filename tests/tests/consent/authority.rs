@@ -79,7 +79,7 @@ fn a_root_agent_shows_the_prompt_with_the_users_cookie() {
     let prompt = std::thread::spawn(move || {
         X11Prompt::default().ask(&target, &request(Duration::from_secs(20)))
     });
-    let window = xvfb.wait_for_window(PROMPT_TITLE, Duration::from_secs(10));
+    let window = xvfb.wait_for_window(PROMPT_TITLE, Duration::from_secs(30));
     std::thread::sleep(ARM_DELAY * 2);
     let (x, y) = prompt_layout().allow.centre();
     xvfb.click_in(&window, x, y);

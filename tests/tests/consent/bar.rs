@@ -24,13 +24,13 @@ fn show(xvfb: &Xvfb, control: bool) -> (SessionBar, String) {
     let bar = X11SessionBar::default()
         .show(&target(xvfb), &session(control))
         .expect("the bar shows");
-    let window = xvfb.wait_for_window(BAR_TITLE, Duration::from_secs(10));
+    let window = xvfb.wait_for_window(BAR_TITLE, Duration::from_secs(30));
     std::thread::sleep(ARM_DELAY * 2);
     (bar, window)
 }
 
 fn next_event(bar: &mut SessionBar) -> BarEvent {
-    wait_for("a bar event", Duration::from_secs(10), || {
+    wait_for("a bar event", Duration::from_secs(30), || {
         bar.events.try_recv().ok()
     })
 }
@@ -145,7 +145,7 @@ fn the_cli_prints_what_the_caller_pressed() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("agent runs");
-    let window = xvfb.wait_for_window(BAR_TITLE, Duration::from_secs(10));
+    let window = xvfb.wait_for_window(BAR_TITLE, Duration::from_secs(30));
     std::thread::sleep(ARM_DELAY * 2);
     let (vx, vy) = bar_layout(true)
         .view_only

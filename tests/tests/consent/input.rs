@@ -97,7 +97,7 @@ fn clicks_wheel_and_physical_keys_reach_an_application() {
     sink.apply(&key("ShiftLeft", false)).expect("shift up");
 
     // xev prints each event it receives; the server generated them all (synthetic NO).
-    let seen = wait_for("xev to show the input", Duration::from_secs(10), || {
+    let seen = wait_for("xev to show the input", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(&log).ok()?;
         text.contains("keysym 0x21, exclam").then_some(text)
     });
@@ -146,7 +146,7 @@ fn typed_text_arrives_exactly() {
     .expect("types");
 
     // cat writes the line once the terminal passes it on, at the newline.
-    let got = wait_for("the typed line", Duration::from_secs(10), || {
+    let got = wait_for("the typed line", Duration::from_secs(30), || {
         std::fs::read_to_string(&typed)
             .ok()
             .filter(|got| got.ends_with('\n'))

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use x11rb::connection::{Connection, RequestConnection};
 use x11rb::properties::{WmHints, WmSizeHints, WmSizeHintsSpecification};
 use x11rb::protocol::Event;
+use x11rb::protocol::randr::ConnectionExt as _;
 use x11rb::protocol::xproto::{
     AtomEnum, ClientMessageEvent, ConnectionExt, CreateGCAux, CreateWindowAux, EventMask,
     ImageFormat, InputFocus, PropMode, Visibility, VisualClass, Window, WindowClass,
@@ -20,7 +21,7 @@ use x11rb::protocol::xproto::{
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
-use super::canvas::Canvas;
+use super::canvas::{Canvas, Rect};
 
 x11rb::atom_manager! {
     Atoms: AtomsCookie {
@@ -137,16 +138,13 @@ impl UiWindow {
             .map_err(|e| failed(&e))?;
         let keymap = Keymap::read(&conn).map_err(|e| failed(&e))?;
 
-        // Place it before mapping, so the window manager sees where it should go.
-        let (x, y) = match spec.placement {
-            Placement::CentredDialog => (
-                (i32::from(root_screen.width_in_pixels) - i32::from(spec.width)) / 2,
-                (i32::from(root_screen.height_in_pixels) - i32::from(spec.height)) / 2,
-            ),
-            Placement::TopDock => (
-                (i32::from(root_screen.width_in_pixels) - i32::from(spec.width)) / 2,
-                0,
-            ),
+        // Place it before mapping, so the window manager sees where it should go: on the
+        // primary monitor, where the caller looks, rather than across two.
+        let area = primary_monitor(&conn, &root_screen);
+        let x = area.x + (area.width - i32::from(spec.width)) / 2;
+        let y = match spec.placement {
+            Placement::CentredDialog => area.y + (area.height - i32::from(spec.height)) / 2,
+            Placement::TopDock => area.y,
         };
         let window = conn.generate_id().map_err(|e| failed(&e))?;
         let events = EventMask::EXPOSURE
@@ -468,6 +466,36 @@ fn check_visual(
     } else {
         Err(unsupported())
     }
+}
+
+/// The primary monitor's rectangle as RandR reports it, else the first monitor's, else the
+/// whole screen (a server without RandR 1.5).
+fn primary_monitor(conn: &RustConnection, screen: &x11rb::protocol::xproto::Screen) -> Rect {
+    let whole = Rect::new(
+        0,
+        0,
+        i32::from(screen.width_in_pixels),
+        i32::from(screen.height_in_pixels),
+    );
+    let monitors = match conn
+        .randr_get_monitors(screen.root, true)
+        .map(|c| c.reply())
+    {
+        Ok(Ok(reply)) => reply.monitors,
+        _ => return whole,
+    };
+    monitors
+        .iter()
+        .find(|monitor| monitor.primary)
+        .or(monitors.first())
+        .map_or(whole, |monitor| {
+            Rect::new(
+                monitor.x.into(),
+                monitor.y.into(),
+                monitor.width.into(),
+                monitor.height.into(),
+            )
+        })
 }
 
 /// Blocks until the connection has bytes to read or `timeout` passes.
