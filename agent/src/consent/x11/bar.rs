@@ -55,6 +55,10 @@ pub fn bar_layout(control: bool) -> BarLayout {
 }
 
 /// Shows session bars on X11 displays.
+// FIXME: a fullscreen or override-redirect window can still cover the bar; raising it again
+// when it is obscured needs the window manager's cooperation and is not done yet.
+// FIXME: a screen lock does not pause the session; seeing it needs logind's LockedHint or
+// the MIT-SCREEN-SAVER extension, and a BarEvent for it.
 #[derive(Debug, Clone, Default)]
 pub struct X11SessionBar {
     fonts: FontPaths,
