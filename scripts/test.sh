@@ -12,6 +12,8 @@ packages=(
     openbox
     x11-utils
     fonts-dejavu-core
+    xterm
+    imagemagick
     bsdiff
     xdelta3
     chromium

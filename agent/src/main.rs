@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hotline_agent::audit::{self, Audit, Outcome};
-use hotline_agent::consent::x11::X11Prompt;
+use hotline_agent::consent::bar::{BarEvent, BarSession, SessionIndicator};
+use hotline_agent::consent::x11::{X11Prompt, X11SessionBar};
 use hotline_agent::consent::{ConsentPrompt, ConsentRequest, PromptTarget};
 use hotline_agent::credentials::{CredentialPolicy, Credentials, LinuxAccounts};
 use hotline_agent::enroll::enroll;
@@ -91,6 +92,27 @@ enum ConsentCommand {
         /// How long the prompt waits before it counts as a refusal.
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: std::time::Duration,
+    },
+    /// Show the session bar and print what the caller presses, until End.
+    Bar {
+        /// The X display to show it on.
+        #[arg(long, env = "DISPLAY")]
+        display: String,
+        /// The signed-in user whose display it is.
+        #[arg(long, env = "USER")]
+        user: String,
+        /// The analyst's name as the bar shows it.
+        #[arg(long)]
+        analyst: String,
+        /// The ticket number.
+        #[arg(long)]
+        ticket: u64,
+        /// The ticket's title.
+        #[arg(long)]
+        title: String,
+        /// Show a control session (with "View only") rather than a view session.
+        #[arg(long)]
+        control: bool,
     },
 }
 
@@ -233,17 +255,37 @@ async fn run(command: Command) -> Result<()> {
     }
 }
 
-/// Shows a prompt the way a session request would, and prints its answer.
+/// Shows a prompt the way a session request would and prints its answer, or shows the bar
+/// and prints what is pressed on it.
 async fn consent(command: ConsentCommand) -> Result<()> {
-    let ConsentCommand::Ask {
-        display,
-        user,
-        analyst,
-        ticket,
-        title,
-        what,
-        timeout,
-    } = command;
+    let (display, user, analyst, ticket, title, what, timeout) = match command {
+        ConsentCommand::Ask {
+            display,
+            user,
+            analyst,
+            ticket,
+            title,
+            what,
+            timeout,
+        } => (display, user, analyst, ticket, title, what, timeout),
+        ConsentCommand::Bar {
+            display,
+            user,
+            analyst,
+            ticket,
+            title,
+            control,
+        } => {
+            let target = PromptTarget { user, display };
+            let session = BarSession {
+                analyst,
+                ticket_number: ticket,
+                ticket_title: title,
+                control,
+            };
+            return bar(&target, &session).await;
+        }
+    };
     let target = PromptTarget { user, display };
     let request = ConsentRequest {
         analyst,
@@ -271,6 +313,21 @@ fn credentials(dir: &Path, state: &AgentState, audit: Arc<Audit>) -> Result<Cred
         (prompt, audit),
         Box::new(move || sessions.collect().sessions),
     ))
+}
+
+/// Shows the bar until the caller presses End (View only drops the button and goes on).
+async fn bar(target: &PromptTarget, session: &BarSession) -> Result<()> {
+    let mut bar = X11SessionBar::default().show(target, session)?;
+    while let Some(event) = bar.events.recv().await {
+        output::bar_event(&event);
+        match event {
+            BarEvent::ViewOnly => bar.set_control(false),
+            BarEvent::End | BarEvent::Lost(_) => break,
+        }
+    }
+    tokio::task::spawn_blocking(move || bar.close())
+        .await
+        .context("closing the session bar")
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.

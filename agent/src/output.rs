@@ -1,11 +1,12 @@
-//! What `hotline-agent audit verify|list` and `consent ask` print: the CLI's output layer, the
-//! only place the agent writes to standard output.
+//! What `hotline-agent audit verify|list` and `consent ask|bar` print: the CLI's output layer,
+//! the only place the agent writes to standard output.
 
 #![allow(clippy::print_stdout, reason = "this module is the CLI's output layer")]
 
 use anyhow::Result;
 use hotline_agent::audit::Inspection;
 use hotline_agent::consent::ConsentAnswer;
+use hotline_agent::consent::bar::BarEvent;
 use hotline_protocol::audit::AgentAuditEntry;
 use hotline_protocol::enroll::encode_hex;
 use serde_json::json;
@@ -77,6 +78,15 @@ pub(crate) fn consent_answer(answer: &ConsentAnswer) {
     match answer {
         ConsentAnswer::CannotShow(reason) => println!("{}: {reason}", answer.label()),
         _ => println!("{}", answer.label()),
+    }
+}
+
+/// Prints what the caller pressed on the session bar: `end`, `view_only`, or `lost: REASON`.
+pub(crate) fn bar_event(event: &BarEvent) {
+    match event {
+        BarEvent::End => println!("end"),
+        BarEvent::ViewOnly => println!("view_only"),
+        BarEvent::Lost(reason) => println!("lost: {reason}"),
     }
 }
 

@@ -131,6 +131,23 @@ impl InputEvent {
     }
 }
 
+/// Drops every pointer move that another move follows directly, keeping the order of
+/// everything else: a device that fell behind jumps to where the pointer is now instead of
+/// replaying its path. Moves around a button or key stay, so a drag still starts and ends
+/// where the analyst pressed and released.
+pub fn coalesce_moves(events: impl IntoIterator<Item = InputEvent>) -> Vec<InputEvent> {
+    let mut out: Vec<InputEvent> = Vec::new();
+    for event in events {
+        let replaces_last = matches!(event, InputEvent::PointerMove { .. })
+            && matches!(out.last(), Some(InputEvent::PointerMove { .. }));
+        if replaces_last {
+            out.pop();
+        }
+        out.push(event);
+    }
+    out
+}
+
 fn check_text(text: &str) -> Result<(), InputLimitError> {
     if text.len() > MAX_TYPE_TEXT {
         return Err(InputLimitError::TextTooLong {
@@ -204,6 +221,24 @@ mod tests {
                 bincode::serde::decode_from_slice(&bytes, config);
             assert!(decoded.is_err(), "{code:?} decoded");
         }
+    }
+
+    #[test]
+    fn runs_of_moves_collapse_to_their_last() {
+        let moved = |x| InputEvent::PointerMove { x, y: 0 };
+        let press = InputEvent::Button {
+            button: PointerButton::Left,
+            pressed: true,
+        };
+        let events = [
+            moved(1),
+            moved(2),
+            moved(3),
+            press.clone(),
+            moved(4),
+            moved(5),
+        ];
+        assert_eq!(coalesce_moves(events), vec![moved(3), press, moved(5)]);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! granted access after a timeout).
 
 pub mod bar;
+pub mod limit;
 pub mod x11;
 
 use std::time::Duration;

@@ -12,6 +12,8 @@ use x11rb::rust_connection::{DefaultStream, RustConnection};
 pub enum OpenError {
     #[error("nobody is signed in on display {0}")]
     NoUser(String),
+    #[error("the session of {0} has no display")]
+    NoDisplay(String),
     #[error("display {0} is a Wayland session; this agent shows prompts on X11 only")]
     Wayland(String),
     #[error("user {user} is not a local account")]
@@ -29,6 +31,9 @@ pub type Display = (RustConnection, usize);
 pub fn open(user: &str, display: &str) -> Result<Display, OpenError> {
     if user.is_empty() {
         return Err(OpenError::NoUser(display.to_owned()));
+    }
+    if display.is_empty() {
+        return Err(OpenError::NoDisplay(user.to_owned()));
     }
     if is_wayland(display) {
         return Err(OpenError::Wayland(display.to_owned()));
@@ -87,6 +92,8 @@ mod tests {
     fn refusals_name_the_reason() {
         let error = open("", ":0").expect_err("nobody signed in");
         assert_eq!(error.to_string(), "nobody is signed in on display :0");
+        let error = open("alice", "").expect_err("no display");
+        assert_eq!(error.to_string(), "the session of alice has no display");
         let error = open("alice", "wayland-0").expect_err("wayland");
         assert!(error.to_string().contains("Wayland"));
         let error = open("no-such-user-here", ":0").expect_err("unknown user");

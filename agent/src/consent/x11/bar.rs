@@ -20,7 +20,7 @@ use crate::consent::bar::{
 /// The bar's window title.
 pub const BAR_TITLE: &str = "Hotline: support session";
 
-const WIDTH: i32 = 640;
+const WIDTH: i32 = 760;
 const HEIGHT: i32 = 44;
 const BUTTON_HEIGHT: i32 = 30;
 /// How often the bar looks at the owner's commands while no X event arrives.
@@ -55,6 +55,10 @@ pub fn bar_layout(control: bool) -> BarLayout {
 }
 
 /// Shows session bars on X11 displays.
+// FIXME: a fullscreen or override-redirect window can still cover the bar; raising it again
+// when it is obscured needs the window manager's cooperation and is not done yet.
+// FIXME: a screen lock does not pause the session; seeing it needs logind's LockedHint or
+// the MIT-SCREEN-SAVER extension, and a BarEvent for it.
 #[derive(Debug, Clone, Default)]
 pub struct X11SessionBar {
     fonts: FontPaths,
@@ -190,12 +194,12 @@ impl Bar {
         let layout = bar_layout(self.session.control);
         let mut canvas = Canvas::new(WIDTH, HEIGHT, BACKGROUND);
         let mode = if self.session.control {
-            "sees and controls your screen"
+            "is controlling your screen"
         } else {
-            "sees your screen"
+            "is viewing your screen"
         };
         let text = format!(
-            "{} {mode} · ticket #{} {}",
+            "{} {mode} · ticket #{}: {}",
             self.session.analyst, self.session.ticket_number, self.session.ticket_title
         );
         let left_of_buttons = layout.view_only.unwrap_or(layout.end).x - 12;

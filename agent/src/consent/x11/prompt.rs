@@ -2,8 +2,8 @@
 //! Allow is armed, and how the window is drawn.
 //!
 //! Two rules keep an answer from being given by accident. Focus starts on Deny and Enter
-//! presses the focused button, so a caller typing into another window when the prompt pops
-//! up cannot allow. Allow is disarmed until the window has been fully visible for
+//! presses the focused button (once armed), so a caller typing into another window when the
+//! prompt pops up cannot allow. Allow is disarmed until the window has been fully visible for
 //! [`ARM_DELAY`], so a click aimed at something else, or a window that covered the prompt and
 //! vanished just before a click, cannot land on it either.
 
@@ -135,10 +135,11 @@ impl PromptState {
                 };
                 None
             }
-            keysym::RETURN | keysym::KP_ENTER | keysym::SPACE => match self.focus {
-                Choice::Allow if !self.armed(now) => None,
-                focused => Some(focused),
-            },
+            // Enter and Space wait for arming whichever button has the focus: keys typed for
+            // another window as the prompt appears should not answer it either way.
+            keysym::RETURN | keysym::KP_ENTER | keysym::SPACE => {
+                self.armed(now).then_some(self.focus)
+            }
             _ => None,
         }
     }
