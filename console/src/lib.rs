@@ -16,6 +16,7 @@ pub mod datadir;
 pub mod link;
 pub mod output;
 pub mod rejected;
+pub mod sessions;
 pub mod store;
 pub mod tickets;
 pub mod tls;

@@ -82,7 +82,9 @@ fn transport(config: &Config) -> Result<quinn::TransportConfig> {
     transport
         .max_idle_timeout(Some(idle))
         .max_concurrent_bidi_streams(4u32.into())
-        .max_concurrent_uni_streams(0u32.into())
+        // A running screen session streams its frames on one unidirectional stream; one
+        // more lets the next session open while the last one's stream drains.
+        .max_concurrent_uni_streams(2u32.into())
         .stream_receive_window((256u32 * 1024).into())
         .receive_window((1024u32 * 1024).into())
         .send_window(1024 * 1024)

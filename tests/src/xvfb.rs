@@ -78,7 +78,9 @@ impl Xvfb {
             .as_ref()
             .map(|path| format!("XAUTHORITY='{}'", path.display()))
             .unwrap_or_default();
-        self.window_manager = Some(Guarded::spawn(&format!("env DISPLAY={display} {auth} openbox")));
+        self.window_manager = Some(Guarded::spawn(&format!(
+            "env DISPLAY={display} {auth} openbox"
+        )));
         wait_for("the window manager", Duration::from_secs(10), || {
             let out = self
                 .command("xprop")

@@ -52,7 +52,13 @@ pub(super) async fn serve(
         )
         .await;
     }
+    let frames = tokio::spawn(super::frames::accept(
+        link.clone(),
+        connection.clone(),
+        device.clone(),
+    ));
     let end = run_session(&link, &connection, &device, queued).await;
+    frames.abort();
     if let Some((code, reason)) = &end {
         close(&connection, *code, reason);
         if *code != CloseCode::Normal {
@@ -159,11 +165,14 @@ async fn run_session(
                 }
             },
             () = tokio::time::sleep_until(deadline.into()) => session.poll(Instant::now()),
-            Some((request, reply_to)) = queued.recv(), if session.is_established() => {
-                pending.retain(|_, waiter| !waiter.is_closed());
-                pending.insert(request.id, reply_to);
-                vec![ConsoleOutput::Send(ConsoleMessage::Credential(Box::new(request)))]
-            }
+            Some(command) = queued.recv(), if session.is_established() => match command {
+                Command::Credential(request, reply_to) => {
+                    pending.retain(|_, waiter| !waiter.is_closed());
+                    pending.insert(request.id, reply_to);
+                    vec![ConsoleOutput::Send(ConsoleMessage::Credential(Box::new(request)))]
+                }
+                Command::Message(message) => vec![ConsoleOutput::Send(message)],
+            },
         };
 
         for output in outputs {
@@ -206,10 +215,7 @@ async fn run_session(
                     }
                     None => debug!(id = %reply.id, "credential reply nobody waits for; dropped"),
                 },
-                // FIXME: no session layer on the console yet: reports are logged and dropped.
-                ConsoleOutput::Session(report) => {
-                    debug!(id = %report.id(), "session report with no session layer; dropped");
-                }
+                ConsoleOutput::Session(report) => link.sessions.on_report(device, *report).await,
                 ConsoleOutput::Close { code, reason } => return Some((code, reason)),
             }
         }

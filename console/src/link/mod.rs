@@ -3,6 +3,7 @@
 
 mod device;
 mod enroll;
+mod frames;
 mod registry;
 mod wire;
 
@@ -18,6 +19,7 @@ use tokio::sync::watch;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::ca::Ca;
+use crate::sessions::Sessions;
 use crate::store::{LinkEvent, Store, unix_now};
 
 pub use registry::Registry;
@@ -59,6 +61,8 @@ pub struct Link {
     pub ca: Ca,
     pub policy: ConsolePolicy,
     pub registry: Registry,
+    /// Remote screen sessions running over the devices' connections.
+    pub sessions: Sessions,
     pub max_agents: usize,
     enroll_limiter: enroll::FailureLimiter,
 }
@@ -66,6 +70,7 @@ pub struct Link {
 impl Link {
     pub fn new(store: Store, ca: Ca, policy: ConsolePolicy, max_agents: usize) -> Link {
         Link {
+            sessions: Sessions::new(store.clone()),
             store,
             ca,
             policy,

@@ -4,14 +4,23 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use hotline_protocol::credentials::{CredentialReply, CredentialRequest};
+use hotline_protocol::messages::ConsoleMessage;
 use hotline_protocol::{CloseCode, DeviceId};
 use tokio::sync::{mpsc, oneshot};
 
-/// A credential request for a device's connection to send, and where its reply goes.
-pub(crate) type Command = (CredentialRequest, oneshot::Sender<CredentialReply>);
+/// What the console hands a device's connection to send.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A credential request, and where its reply goes.
+    Credential(CredentialRequest, oneshot::Sender<CredentialReply>),
+    /// A message that needs no reply on this path (remote session control).
+    Message(ConsoleMessage),
+}
 
-/// Most commands queued for one connection before more are refused as busy.
-pub(crate) const COMMAND_QUEUE: usize = 16;
+/// Most commands queued for one connection before more are refused as busy. A control
+/// session's input arrives in batches the browser coalesces, so a queue this deep only fills
+/// when the device stopped reading.
+pub(crate) const COMMAND_QUEUE: usize = 64;
 
 struct Entry {
     connection: quinn::Connection,
@@ -125,8 +134,20 @@ impl Registry {
         let (reply_to, reply) = oneshot::channel();
         let devices = self.lock();
         let entry = devices.get(device)?;
-        entry.commands.try_send((request, reply_to)).ok()?;
+        entry
+            .commands
+            .try_send(Command::Credential(request, reply_to))
+            .ok()?;
         Some(reply)
+    }
+
+    /// Queues `message` on `device`'s connection. Returns `false` when the device is not
+    /// connected or its queue is full.
+    pub fn send(&self, device: &DeviceId, message: ConsoleMessage) -> bool {
+        let devices = self.lock();
+        devices
+            .get(device)
+            .is_some_and(|entry| entry.commands.try_send(Command::Message(message)).is_ok())
     }
 
     pub fn is_connected(&self, device: &DeviceId) -> bool {

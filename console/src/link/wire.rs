@@ -28,6 +28,11 @@ impl FrameReader {
         }
     }
 
+    /// Tells the peer to stop sending on this stream.
+    pub(super) fn stop(&mut self) {
+        self.recv.stop(0u32.into()).ok();
+    }
+
     /// The next payload, or `None` when the peer finished the stream cleanly.
     ///
     /// Cancel-safe: every byte read is kept in `self` before the next await, so this can be

@@ -94,7 +94,7 @@ pub async fn upgrade(
 
 /// A browser's WebSocket handshake always carries `Origin`; one without it is not a page of
 /// this console, so unlike the API's CSRF rule a missing header is refused here.
-fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
     headers.contains_key(axum::http::header::ORIGIN) && crate::api::origin_allowed(headers, state)
 }
 

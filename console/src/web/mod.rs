@@ -10,6 +10,7 @@ pub mod export;
 pub mod headers;
 pub mod html;
 pub mod live;
+pub mod screen;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/healthz", get(health))
         .route("/tickets/{number}/export", get(export::page))
         .route("/api/tickets/{n}/live", get(live::upgrade))
+        .route("/api/tickets/{n}/screen", get(screen::upgrade))
         .merge(static_router())
 }
 

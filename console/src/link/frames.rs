@@ -1,0 +1,60 @@
+//! The frame streams of remote screen sessions: a device opens one unidirectional stream per
+//! running session, names the session in its first 16 bytes, then sends length-prefixed
+//! screen frames. Each frame's layout and limits are checked before it is handed to the
+//! session's viewer; the console does not re-encode it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hotline_protocol::DeviceId;
+use hotline_protocol::remote::{SESSION_ID_LEN, SessionId};
+use hotline_protocol::screen::{SCREEN_FRAME_LIMIT, parse_frame};
+use tracing::{Instrument, debug, info_span};
+
+use super::Link;
+use super::wire::FrameReader;
+
+/// Accepts the device's frame streams until its connection ends.
+pub(super) async fn accept(link: Arc<Link>, connection: quinn::Connection, device: DeviceId) {
+    while let Ok(stream) = connection.accept_uni().await {
+        let span = info_span!("frames", device = device.as_str());
+        tokio::spawn(relay(link.clone(), stream, device.clone()).instrument(span));
+    }
+}
+
+/// Relays one stream's frames to its session's viewer, until the stream ends, the session
+/// is over, or the device sends something that is not a frame.
+async fn relay(link: Arc<Link>, mut stream: quinn::RecvStream, device: DeviceId) {
+    let mut id = [0u8; SESSION_ID_LEN];
+    if let Err(error) = stream.read_exact(&mut id).await {
+        debug!(%error, "frame stream ended before naming its session");
+        return;
+    }
+    let id = SessionId(id);
+    if !link.sessions.accepts_frames(&device, id) {
+        debug!(session = %id, "frame stream for a session this device does not run; stopped");
+        stream.stop(0u32.into()).ok();
+        return;
+    }
+
+    let mut reader = FrameReader::new(stream, SCREEN_FRAME_LIMIT);
+    loop {
+        let payload = match reader.next_frame().await {
+            Ok(Some(payload)) => payload,
+            Ok(None) => return,
+            Err(error) => {
+                debug!(session = %id, %error, "frame stream failed");
+                return;
+            }
+        };
+        if let Err(error) = parse_frame(&payload) {
+            debug!(session = %id, %error, "malformed screen frame; stream stopped");
+            reader.stop();
+            return;
+        }
+        if !link.sessions.on_frame(&device, id, Bytes::from(payload)) {
+            reader.stop();
+            return;
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Remote screen sessions on the console: each open session's device, ticket, analyst and
+//! phase, the reports the device sends about it, and the frames it streams, handed to the
+//! one viewer (the analyst's browser) that opened it.
+//!
+//! The hub writes the ticket's record of every step itself, as reports arrive: requested,
+//! answered (allow, unattended, deny, timeout, cannot show, refused), started, view only,
+//! ended by whom and after how long. So the record is complete even when the viewer is gone.
+//! A report about a session this device does not run, or one out of order, is logged and
+//! dropped; it never reaches a viewer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use hotline_protocol::DeviceId;
+use hotline_protocol::remote::{
+    ConsentOutcome, EndedBy, Phase, SessionId, SessionMode, SessionReport,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::accounts::AccountName;
+use crate::audit::{Actor, NewEntry, Outcome, now_ms};
+use crate::store::Store;
+use crate::tickets::TicketNumber;
+
+/// Events queued for one viewer. Frames are few at a time (the device keeps at most two
+/// unacknowledged), so a full queue means the viewer stopped reading.
+const VIEWER_QUEUE: usize = 32;
+
+/// What a viewer receives.
+#[derive(Debug)]
+pub enum ViewerEvent {
+    Report(SessionReport),
+    Frame(Bytes),
+}
+
+/// Who opened a session, for what.
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub device: DeviceId,
+    pub ticket: TicketNumber,
+    pub analyst: AccountName,
+    pub mode: SessionMode,
+}
+
+#[derive(Debug)]
+struct Entry {
+    opening: Opening,
+    phase: Phase,
+    started_ms: Option<i64>,
+    viewer: mpsc::Sender<ViewerEvent>,
+}
+
+/// The sessions open on this console.
+#[derive(Debug)]
+pub struct Sessions {
+    store: Store,
+    open: Mutex<HashMap<SessionId, Entry>>,
+}
+
+impl Sessions {
+    pub fn new(store: Store) -> Sessions {
+        Sessions {
+            store,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Entry>> {
+        // Every operation is a single map access or field update: a panic cannot leave the
+        // map half changed.
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new session and records the request on its ticket. Returns its id and the
+    /// viewer's event queue; the caller sends the request to the device.
+    pub async fn open(&self, opening: Opening) -> (SessionId, mpsc::Receiver<ViewerEvent>) {
+        let id = SessionId(rand::random());
+        let (viewer, events) = mpsc::channel(VIEWER_QUEUE);
+        let entry = NewEntry {
+            params: json!({ "session": id.to_string(), "mode": opening.mode.label() }),
+            ..self.entry(&opening, "session.request", Outcome::Ok)
+        };
+        self.append(entry).await;
+        let phase = Phase::requested(opening.mode);
+        let entry = Entry {
+            opening,
+            phase,
+            started_ms: None,
+            viewer,
+        };
+        self.lock().insert(id, entry);
+        (id, events)
+    }
+
+    /// Whether `device` may stream frames for session `id` now.
+    pub fn accepts_frames(&self, device: &DeviceId, id: SessionId) -> bool {
+        self.lock().get(&id).is_some_and(|entry| {
+            entry.opening.device == *device
+                && matches!(entry.phase, Phase::Allowed { .. } | Phase::Running { .. })
+        })
+    }
+
+    /// Hands a frame from `device` to session `id`'s viewer. Returns `false` when the frame
+    /// stream should stop: the session is over, or is not this device's.
+    pub fn on_frame(&self, device: &DeviceId, id: SessionId, frame: Bytes) -> bool {
+        let open = self.lock();
+        let Some(entry) = open.get(&id).filter(|e| e.opening.device == *device) else {
+            return false;
+        };
+        if !entry.phase.may_capture() {
+            return false;
+        }
+        if entry.viewer.try_send(ViewerEvent::Frame(frame)).is_err() {
+            debug!(session = %id, "viewer queue full; frame dropped");
+        }
+        true
+    }
+
+    /// Applies a report from `device`, records it on the ticket and tells the viewer.
+    pub async fn on_report(&self, device: &DeviceId, report: SessionReport) {
+        let id = report.id();
+        let record = {
+            let mut open = self.lock();
+            let Some(entry) = open.get_mut(&id) else {
+                debug!(session = %id, "report for a session that is not open; dropped");
+                return;
+            };
+            if entry.opening.device != *device {
+                warn!(session = %id, "a device reported on another device's session; dropped");
+                return;
+            }
+            if let Err(error) = entry.phase.on_report(&report) {
+                warn!(session = %id, %error, "session report dropped");
+                return;
+            }
+            if matches!(report, SessionReport::Started { .. }) {
+                entry.started_ms = Some(now_ms());
+            }
+            let record = self.record_of(id, entry, &report);
+            entry.viewer.try_send(ViewerEvent::Report(report)).ok();
+            if entry.phase == Phase::Over {
+                open.remove(&id);
+            }
+            record
+        };
+        if let Some(record) = record {
+            self.append(record).await;
+        }
+    }
+
+    /// Ends session `id` on the analyst's or the console's behalf: records why and returns
+    /// the device to tell, or `None` when the session was already over.
+    pub async fn end(&self, id: SessionId, reason: &str) -> Option<DeviceId> {
+        let entry = self.lock().remove(&id)?;
+        let duration = entry.started_ms.map(|started| (now_ms() - started) / 1000);
+        let record = NewEntry {
+            params: json!({
+                "session": id.to_string(),
+                "by": EndedBy::Console.label(),
+                "reason": reason,
+                "duration_secs": duration,
+            }),
+            ..self.entry(&entry.opening, "session.end", Outcome::Ok)
+        };
+        self.append(record).await;
+        Some(entry.opening.device)
+    }
+
+    /// The audit entry a report makes, if any.
+    fn record_of(&self, id: SessionId, entry: &Entry, report: &SessionReport) -> Option<NewEntry> {
+        let session = id.to_string();
+        let (action, outcome, params) = match report {
+            SessionReport::Answered { outcome, .. } => {
+                let result = match outcome {
+                    ConsentOutcome::Allowed | ConsentOutcome::Unattended => Outcome::Ok,
+                    other => Outcome::Refused(
+                        other
+                            .reason()
+                            .map_or_else(|| other.label().to_owned(), str::to_owned),
+                    ),
+                };
+                let params = json!({
+                    "session": session,
+                    "answer": outcome.label(),
+                    "unattended": matches!(outcome, ConsentOutcome::Unattended),
+                });
+                ("session.answer", result, params)
+            }
+            SessionReport::Started { .. } => (
+                "session.start",
+                Outcome::Ok,
+                json!({ "session": session, "mode": entry.opening.mode.label() }),
+            ),
+            SessionReport::ViewOnly { by_caller, .. } => (
+                "session.view_only",
+                Outcome::Ok,
+                json!({ "session": session, "by": if *by_caller { "caller" } else { "analyst" } }),
+            ),
+            SessionReport::Ended { by, reason, .. } => {
+                let duration = entry.started_ms.map(|started| (now_ms() - started) / 1000);
+                let params = json!({
+                    "session": session,
+                    "by": by.label(),
+                    "reason": reason,
+                    "duration_secs": duration,
+                });
+                ("session.end", Outcome::Ok, params)
+            }
+        };
+        Some(NewEntry {
+            params,
+            ..self.entry(&entry.opening, action, outcome)
+        })
+    }
+
+    fn entry(&self, opening: &Opening, action: &str, outcome: Outcome) -> NewEntry {
+        NewEntry {
+            device: Some(opening.device.clone()),
+            ticket: Some(opening.ticket),
+            outcome,
+            ..NewEntry::new(Actor::Analyst(opening.analyst.clone()), action)
+        }
+    }
+
+    async fn append(&self, entry: NewEntry) {
+        if let Err(error) = self.store.append_audit(entry).await {
+            warn!(
+                error = format!("{error:#}"),
+                "could not record a session step"
+            );
+        }
+    }
+}
