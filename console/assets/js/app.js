@@ -12,6 +12,7 @@ import * as tickets from "./pages/tickets.js";
 import * as newTicket from "./pages/new-ticket.js";
 import * as ticket from "./pages/ticket.js";
 import * as analysts from "./pages/analysts.js";
+import * as screen from "./pages/screen.js";
 
 const routes = [
   [/^\/login$/, login, false],
@@ -20,6 +21,7 @@ const routes = [
   [/^\/tickets$/, tickets, true],
   [/^\/tickets\/new$/, newTicket, true],
   [/^\/tickets\/(\d+)$/, ticket, true],
+  [/^\/tickets\/(\d+)\/screen$/, screen, true],
   [/^\/admin\/analysts$/, analysts, true],
 ];
 

@@ -53,6 +53,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/pages/ticket-bits.js", JS),
     asset!("js/pages/ticket.js", JS),
     asset!("js/pages/tickets.js", JS),
+    asset!("js/pages/screen.js", JS),
+    asset!("js/screen/frame.js", JS),
 ];
 
 /// The single page every browser route loads; its scripts then render the page named by the

@@ -29,6 +29,7 @@ pub const PAGES: &[&str] = &[
     "/tickets",
     "/tickets/new",
     "/tickets/{number}",
+    "/tickets/{number}/screen",
     "/admin/analysts",
 ];
 

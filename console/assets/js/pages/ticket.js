@@ -125,7 +125,10 @@ function editor(ticket, ctx, show) {
       h("dt", {}, "Caller"), h("dd", {}, text(ticket.caller?.name, 80)),
       h("dt", {}, "Contact"), h("dd", {}, text(ticket.caller?.contact || "\u2013", 80)),
       h("dt", {}, "Devices"), h("dd", {}, (ticket.devices || []).length
-        ? h("ul", { class: "plain" }, ticket.devices.map((d) => h("li", {}, h("a", { class: "mono", href: `/tickets?device=${encodeURIComponent(d)}` }, text(d, 40)))))
+        ? h("ul", { class: "plain" }, ticket.devices.map((d) => h("li", {}, h("a", { class: "mono", href: `/tickets?device=${encodeURIComponent(d)}` }, text(d, 40)),
+          ticket.status === "closed" ? null : h("span", { class: "device-actions" },
+            h("a", { class: "button", href: `/tickets/${ticket.number}/screen?device=${encodeURIComponent(d)}&mode=view`, "data-screen": "view" }, "View screen"),
+            h("a", { class: "button", href: `/tickets/${ticket.number}/screen?device=${encodeURIComponent(d)}&mode=control`, "data-screen": "control" }, "Control")))))
         : "\u2013"),
       h("dt", {}, "External"), h("dd", {}, text(ticket.external_ref || "\u2013", 80)),
       h("dt", {}, "Opened"), h("dd", {}, formatTime(ticket.created_at)),

@@ -1,0 +1,215 @@
+// A remote screen session: asks the device, shows the caller's answer, then draws the
+// caller's screen on a canvas that scales to the window and, in a control session, sends the
+// analyst's mouse and keyboard. Keys travel as physical key codes (KeyboardEvent.code), so
+// the caller's layout decides the character; "Type text" sends any Unicode text as it is.
+// Everything held down is released when the tab loses focus or control ends.
+
+import { h, notify, replace, text } from "../dom.js";
+import { ScreenCanvas } from "../screen/frame.js";
+
+export const title = ([number]) => `Screen \u2013 ticket ${number}`;
+
+const COMBOS = [
+  ["Ctrl+Alt+Del", ["ControlLeft", "AltLeft", "Delete"]],
+  ["Alt+Tab", ["AltLeft", "Tab"]],
+  ["Alt+F4", ["AltLeft", "F4"]],
+  ["Super (Windows key)", ["MetaLeft"]],
+  ["Ctrl+Esc", ["ControlLeft", "Escape"]],
+  ["Print Screen", ["PrintScreen"]],
+  ["Ctrl+Alt+F1", ["ControlLeft", "AltLeft", "F1"]],
+];
+const BUTTONS = ["Left", "Middle", "Right", "Back", "Forward"];
+const LABELS = {
+  allow: "The caller allowed the session.",
+  unattended: "Unattended session: nobody is signed in on the device.",
+  deny: "The caller declined.",
+  timeout: "The caller did not answer in time.",
+  cannot_show: "The prompt could not be shown",
+  refused: "The device refused",
+};
+
+export async function render(main, ctx) {
+  const number = ctx.params[0];
+  const query = new URLSearchParams(location.search);
+  const device = query.get("device") || "";
+  const mode = query.get("mode") === "control" ? "control" : "view";
+  let control = mode === "control";
+  let running = false;
+
+  const status = h("p", { class: "session-status", id: "session-status", role: "status" }, "Asking the caller\u2026");
+  const canvas = h("canvas", { id: "screen", class: "screen", tabindex: "0", "aria-label": "The caller's screen" });
+  const screen = new ScreenCanvas(canvas);
+  const endButton = h("button", { type: "button", class: "danger", id: "end-session" }, "End session");
+  const viewOnlyButton = h("button", { type: "button", id: "view-only", hidden: !control }, "View only");
+  const typeButton = h("button", { type: "button", id: "type-text", hidden: !control }, "Type text\u2026");
+  const combos = h("select", { id: "combos", "aria-label": "Send keys", hidden: !control },
+    h("option", { value: "" }, "Send keys\u2026"), ...COMBOS.map(([label], i) => h("option", { value: String(i) }, label)));
+  const monitors = h("select", { id: "monitor", "aria-label": "Monitor", hidden: true });
+  const bar = h("div", { class: "session-bar" },
+    h("a", { href: `/tickets/${number}` }, `\u2190 Ticket #${number}`),
+    h("span", { class: "mono" }, text(device, 40)),
+    h("span", { class: "pill" }, control ? "view and control" : "view only"),
+    h("span", { class: "spacer" }), monitors, combos, typeButton, viewOnlyButton, endButton);
+  main.append(bar, status, h("div", { class: "screen-wrap" }, canvas));
+
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const params = new URLSearchParams({ device, mode, monitor: "all" });
+  const socket = new WebSocket(`${scheme}//${location.host}/api/tickets/${encodeURIComponent(number)}/screen?${params}`);
+  socket.binaryType = "arraybuffer";
+  const send = (message) => { if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message)); };
+
+  // Frames are drawn strictly in order; each is acknowledged once drawn, which lets the
+  // device send the next (it keeps at most two unacknowledged).
+  const stats = { frames: 0, lastSeq: 0, drawnAt: 0 };
+  window.__hotlineScreen = { canvas, stats };
+  let drawing = Promise.resolve();
+  socket.addEventListener("message", (event) => {
+    if (typeof event.data === "string") return onReport(JSON.parse(event.data));
+    const buffer = event.data;
+    drawing = drawing.then(async () => {
+      try {
+        const frame = await screen.apply(buffer);
+        stats.frames += 1;
+        stats.lastSeq = frame.seq;
+        stats.drawnAt = performance.now();
+        send({ ack: frame.seq });
+      } catch (error) {
+        setStatus(`A frame could not be drawn: ${error.message}`, "error");
+      }
+    });
+  });
+  socket.addEventListener("close", () => {
+    if (running || status.dataset.state !== "ended") setStatus(status.dataset.state === "ended" ? status.textContent : "The session ended.", "ended");
+    running = false;
+    releaseAll();
+  });
+
+  function setStatus(message, state) {
+    status.textContent = message;
+    status.dataset.state = state;
+  }
+
+  function onReport(report) {
+    switch (report.kind) {
+      case "requested": setStatus("Waiting for the caller to allow the session\u2026", "requested"); break;
+      case "answered": {
+        const label = LABELS[report.answer] || report.answer;
+        setStatus(report.reason ? `${label}: ${report.reason}` : label, report.allowed ? "allowed" : "refused");
+        if (report.monitors?.length > 1) {
+          replace(monitors, h("option", { value: "all" }, "All monitors"),
+            ...report.monitors.map((m) => h("option", { value: String(m.index) }, `${m.name} (${m.width}\u00d7${m.height})`)));
+          monitors.hidden = false;
+        }
+        break;
+      }
+      case "started": running = true; setStatus(control ? "Connected: you control the screen." : "Connected: view only.", "running"); canvas.focus(); break;
+      case "view_only": dropControl(report.by === "caller" ? "The caller took back control: view only." : "View only."); break;
+      case "ended": running = false; releaseAll(); setStatus(`The session ended (${report.by}): ${report.reason}`, "ended"); break;
+      case "error": notify(report.reason, "error"); break;
+      default: break;
+    }
+  }
+
+  function dropControl(message) {
+    releaseAll();
+    control = false;
+    viewOnlyButton.hidden = true;
+    typeButton.hidden = true;
+    combos.hidden = true;
+    setStatus(message, "running");
+  }
+
+  // Input. Pointer moves are coalesced to one per animation frame, so a fast mouse never
+  // queues up behind a slow link.
+  const held = { keys: new Set(), buttons: new Set() };
+  let pendingMove = null;
+  const input = (events) => { if (control && running && events.length) send({ input: events }); };
+  function flushMove() {
+    if (pendingMove) input([{ PointerMove: pendingMove }]);
+    pendingMove = null;
+  }
+  function position(event) {
+    const rect = canvas.getBoundingClientRect();
+    const x = Math.floor((event.clientX - rect.left) * canvas.width / rect.width);
+    const y = Math.floor((event.clientY - rect.top) * canvas.height / rect.height);
+    return { x: Math.max(0, Math.min(canvas.width - 1, x)), y: Math.max(0, Math.min(canvas.height - 1, y)) };
+  }
+  function releaseAll() {
+    if (held.keys.size || held.buttons.size) input(["ReleaseAll"]);
+    held.keys.clear();
+    held.buttons.clear();
+  }
+  canvas.addEventListener("pointermove", (event) => {
+    if (!control || !running) return;
+    const first = pendingMove === null;
+    pendingMove = position(event);
+    if (first) requestAnimationFrame(flushMove);
+  });
+  canvas.addEventListener("pointerdown", (event) => {
+    if (!control || !running) return;
+    event.preventDefault();
+    canvas.focus();
+    pendingMove = null;
+    const button = BUTTONS[event.button] || "Left";
+    held.buttons.add(button);
+    input([{ PointerMove: position(event) }, { Button: { button, pressed: true } }]);
+  });
+  canvas.addEventListener("pointerup", (event) => {
+    if (!control || !running) return;
+    const button = BUTTONS[event.button] || "Left";
+    held.buttons.delete(button);
+    flushMove();
+    input([{ PointerMove: position(event) }, { Button: { button, pressed: false } }]);
+  });
+  canvas.addEventListener("contextmenu", (event) => event.preventDefault());
+  canvas.addEventListener("wheel", (event) => {
+    if (!control || !running) return;
+    event.preventDefault();
+    const steps = (delta) => Math.max(-20, Math.min(20, Math.round(delta / 100) || Math.sign(delta)));
+    input([{ Wheel: { dx: steps(event.deltaX), dy: steps(event.deltaY) } }]);
+  }, { passive: false });
+  canvas.addEventListener("keydown", (event) => {
+    if (!control || !running || !event.code) return;
+    event.preventDefault();
+    if (event.repeat && held.keys.has(event.code)) return;
+    held.keys.add(event.code);
+    input([{ Key: { code: event.code, pressed: true } }]);
+  });
+  canvas.addEventListener("keyup", (event) => {
+    if (!control || !running || !event.code) return;
+    event.preventDefault();
+    held.keys.delete(event.code);
+    input([{ Key: { code: event.code, pressed: false } }]);
+  });
+  const onBlur = () => releaseAll();
+  canvas.addEventListener("blur", onBlur);
+  window.addEventListener("blur", onBlur);
+  const onHidden = () => { if (document.hidden) releaseAll(); };
+  document.addEventListener("visibilitychange", onHidden);
+
+  combos.addEventListener("change", () => {
+    const combo = COMBOS[Number(combos.value)];
+    combos.value = "";
+    if (!combo) return;
+    const keys = combo[1];
+    input([...keys.map((code) => ({ Key: { code, pressed: true } })), ...[...keys].reverse().map((code) => ({ Key: { code, pressed: false } }))]);
+    canvas.focus();
+  });
+  typeButton.addEventListener("click", () => {
+    const value = window.prompt("Text to type on the caller's screen (sent as it is, whatever their keyboard layout):");
+    if (value) input([{ TypeText: { text: value } }]);
+    canvas.focus();
+  });
+  viewOnlyButton.addEventListener("click", () => { send({ view_only: true }); dropControl("View only."); });
+  monitors.addEventListener("change", () => send({ monitor: monitors.value === "all" ? "All" : { One: Number(monitors.value) } }));
+  endButton.addEventListener("click", () => { releaseAll(); send({ end: true }); });
+
+  // Leaving the page ends the session (the console ends it when the socket closes).
+  return () => {
+    releaseAll();
+    window.removeEventListener("blur", onBlur);
+    document.removeEventListener("visibilitychange", onHidden);
+    socket.close();
+    delete window.__hotlineScreen;
+  };
+}
