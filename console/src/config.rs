@@ -24,6 +24,9 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Most agent connections held at once; more are refused at the handshake.
     pub max_agents: u32,
+    /// How long a caller has to answer a remote session's prompt, in seconds; no answer
+    /// is a refusal.
+    pub consent_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             heartbeat_secs: 15,
             idle_timeout_secs: 30,
             max_agents: 20_000,
+            consent_timeout_secs: 30,
         }
     }
 }

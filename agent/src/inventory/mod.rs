@@ -2,6 +2,8 @@
 //! link only sees the trait.
 
 mod linux;
+
+pub use linux::UTMP_VARIABLE;
 mod utmp;
 
 use hotline_protocol::inventory::Inventory;

@@ -46,6 +46,8 @@ pub struct AppState {
     /// (`https://host:port`). Cookie-authenticated writes and WebSocket upgrades must come
     /// from this origin or from `https://` plus the request's `Host`.
     pub origin: String,
+    /// How long a caller has to answer a remote session's prompt.
+    pub consent_timeout: std::time::Duration,
 }
 
 /// Every API route as (path, methods), in the order `router()` mounts them.

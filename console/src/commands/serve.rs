@@ -86,6 +86,7 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
         link: link.clone(),
         feed: store.feed().clone(),
         origin: format!("https://{}", state.https),
+        consent_timeout: Duration::from_secs(config.consent_timeout_secs.clamp(1, 300)),
     };
     let feed = tokio::spawn(store.feed().clone().run(store.clone(), stopped.clone()));
     let webhook = tokio::spawn(crate::webhook::run(

@@ -34,10 +34,8 @@ use crate::authz::{Action, Principal, authorize};
 use crate::sessions::{Opening, ViewerEvent};
 use crate::tickets::TicketNumber;
 
-/// How long the caller has to answer the prompt.
-const CONSENT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a request stays valid on the device: the prompt's wait and the round trip.
-const REQUEST_LIFETIME: Duration = Duration::from_secs(60);
+/// How long a request stays valid on the device beyond the prompt's wait: the round trip.
+const REQUEST_SLACK: Duration = Duration::from_secs(30);
 /// How often an open session re-checks the analyst's rights.
 const RECHECK: Duration = Duration::from_secs(2);
 /// Largest message accepted from the browser: a batch of input events or a text to type.
@@ -219,7 +217,8 @@ impl Viewer {
     }
 
     fn request(&self, id: SessionId) -> SessionRequest {
-        let lifetime = i64::try_from(REQUEST_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+        let timeout = self.state.consent_timeout;
+        let lifetime = i64::try_from((timeout + REQUEST_SLACK).as_millis()).unwrap_or(i64::MAX);
         SessionRequest {
             id,
             device: self.opening.device.clone(),
@@ -231,7 +230,7 @@ impl Viewer {
             // FIXME: no per-device policy on the console yet, so no session starts without
             // the caller's Allow.
             unattended_allowed: false,
-            consent_timeout_ms: u32::try_from(CONSENT_TIMEOUT.as_millis()).unwrap_or(30_000),
+            consent_timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(30_000),
             expires_at_ms: now_ms().saturating_add(lifetime),
         }
     }
