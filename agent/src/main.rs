@@ -7,12 +7,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hotline_agent::audit::{self, Audit, Outcome};
-use hotline_agent::consent::x11::X11Prompt;
+use hotline_agent::consent::x11::{X11Prompt, X11SessionBar};
 use hotline_agent::consent::{ConsentPrompt, ConsentRequest, PromptTarget};
 use hotline_agent::credentials::{CredentialPolicy, Credentials, LinuxAccounts};
 use hotline_agent::enroll::enroll;
 use hotline_agent::inventory;
 use hotline_agent::link::{self, LinkHooks, LinkOptions};
+use hotline_agent::session::Sessions;
 use hotline_agent::state::{AgentState, StateDir};
 use hotline_protocol::enroll::EnrollmentString;
 use tokio::signal::unix::{SignalKind, signal};
@@ -196,6 +197,7 @@ async fn run(command: Command) -> Result<()> {
             let hooks = LinkHooks {
                 audit: Some(audit.clone()),
                 credentials: Some(Arc::new(credentials(&dir, &state, audit.clone())?)),
+                sessions: Some(Arc::new(sessions(&state, audit.clone()))),
                 ..LinkHooks::default()
             };
             link::run(&state, inventory.as_ref(), options, hooks, stopped).await?;
@@ -271,6 +273,19 @@ fn credentials(dir: &Path, state: &AgentState, audit: Arc<Audit>) -> Result<Cred
         (prompt, audit),
         Box::new(move || sessions.collect().sessions),
     ))
+}
+
+/// The screen sessions of this device: the X11 prompt and session bar, capture and input.
+fn sessions(state: &AgentState, audit: Arc<Audit>) -> Sessions {
+    Sessions::new(
+        state.device.clone(),
+        (
+            Arc::new(X11Prompt::default()),
+            Arc::new(X11SessionBar::default()),
+        ),
+        audit,
+        inventory::platform(),
+    )
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.
