@@ -1,8 +1,8 @@
 //! The agent's screen session driver on a real X server (Xvfb with openbox): the consent
 //! prompt is clicked with xdotool, the frames the driver streams decode to what is on the
-//! screen, End on the session bar stops them within a second, and Deny, no answer, nobody
-//! signed in, a replay and a second session are refused with their reasons, each on the
-//! audit log.
+//! screen, the analyst's pointer moves only while in control, End on the session bar stops
+//! the frames within a second, and Deny, no answer, nobody signed in, a replay and a second
+//! session are refused with their reasons, each on the audit log.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,6 +18,7 @@ use hotline_agent::screen::capture::x11::X11Source;
 use hotline_agent::screen::capture::{Area, ScreenSource};
 use hotline_agent::session::{FrameStream, SessionLink, Sessions};
 use hotline_protocol::DeviceId;
+use hotline_protocol::input::InputEvent;
 use hotline_protocol::inventory::{Display, DisplayKind, Inventory, OsInfo, UserSession};
 use hotline_protocol::remote::{
     ConsentOutcome, EndedBy, MonitorChoice, SESSION_ID_LEN, SessionControl, SessionId, SessionMode,
@@ -231,6 +232,40 @@ async fn allowed_session_streams_the_screen_and_the_bar_ends_it() {
         }
     }
 
+    // In control, the analyst's pointer reaches the X server; after the console drops the
+    // session to view only, it does not.
+    let pointer = |x: u32, y: u32| SessionControl::Input {
+        id: SessionId(id),
+        events: vec![InputEvent::PointerMove { x, y }],
+    };
+    controls.send(pointer(500, 400)).expect("session running");
+    let location = || {
+        let out = xvfb.xdotool(&["getmouselocation", "--shell"]);
+        let value = |key: &str| {
+            out.lines()
+                .find_map(|line| line.strip_prefix(key))
+                .map(str::to_owned)
+        };
+        (value("X="), value("Y="))
+    };
+    hotline_tests::wait_for("the pointer at 500,400", Duration::from_secs(5), || {
+        (location() == (Some("500".into()), Some("400".into()))).then_some(())
+    });
+    controls
+        .send(SessionControl::ViewOnly { id: SessionId(id) })
+        .expect("session running");
+    let view_only = next_report(&mut reports).await;
+    assert_eq!(
+        view_only,
+        SessionReport::ViewOnly {
+            id: SessionId(id),
+            by_caller: false
+        }
+    );
+    controls.send(pointer(20, 20)).expect("session running");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(location(), (Some("500".into()), Some("400".into())));
+
     // End on the bar: reported as the caller's, and the stream ends within a second.
     let end = bar_layout(true).end;
     let clicker = {
@@ -268,6 +303,7 @@ async fn allowed_session_streams_the_screen_and_the_bar_ends_it() {
             "screen.session",
             "screen.session.start",
             "screen.session",
+            "screen.session.view_only",
             "screen.session.end"
         ]
     );
