@@ -245,6 +245,12 @@ fn open_desktop(
 type Ending = (EndedBy, String);
 
 /// A session that started: its bar, threads and tasks.
+// FIXME: a change of the user's session (screen locked, another user switched in) is noticed
+// only when the bar's display goes away (sign-out); a lock needs the screensaver's or
+// logind's state, which no inventory source reads yet.
+// FIXME: input and monitor choices use the layout taken at the session's start, so after a
+// resolution change pointer positions are clamped to the old size; re-reading the layout
+// needs the capture thread to share it.
 struct Running {
     sessions: Arc<Sessions>,
     request: SessionRequest,

@@ -129,3 +129,30 @@ pub(super) async fn write<S: AsyncWrite + Unpin>(
     }
     stream.shutdown().await
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_go_behind_a_big_endian_length_and_the_stream_finishes() {
+        let (agent, mut viewer) = tokio::io::duplex(1024);
+        let (frames, received) = mpsc::channel(2);
+        let writer = tokio::spawn(write(agent, received));
+        frames.send(vec![1, 2, 3]).await.expect("writer running");
+        frames.send(vec![9; 300]).await.expect("writer running");
+        drop(frames);
+        writer.await.expect("writer task").expect("written");
+
+        let mut bytes = Vec::new();
+        viewer
+            .read_to_end(&mut bytes)
+            .await
+            .expect("read to the end");
+        assert_eq!(&bytes[..7], &[0, 0, 0, 3, 1, 2, 3]);
+        assert_eq!(&bytes[7..11], &300u32.to_be_bytes());
+        assert_eq!(bytes.len(), 11 + 300);
+    }
+}

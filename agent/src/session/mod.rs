@@ -2,7 +2,8 @@
 //! the caller's consent to the end of the frame stream.
 //!
 //! A request is refused before anything is shown when it is for another device, stale or
-//! replayed (`admit.rs`), or when a session already runs on this device. Otherwise the
+//! replayed (`admit.rs`), when a session already runs on this device, or when its analyst
+//! has asked too often in the last minute (`limit.rs`). Otherwise the
 //! driver (`driver.rs`) opens the desktop first (a screen that cannot be captured is refused
 //! with its reason, before the caller is asked), asks the signed-in user (`consent.rs`;
 //! only Allow starts, and an unattended start needs nobody signed in and the device's
@@ -16,6 +17,7 @@ mod consent;
 mod driver;
 mod frames;
 mod input;
+mod limit;
 
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +44,7 @@ use crate::screen::capture::{Area, Monitor};
 use crate::screen::input::Monitor as InputMonitor;
 use admit::RequestGuard;
 use frames::lock;
+use limit::PromptLimit;
 
 /// Everything a screen session needs, shared by the link's connections.
 pub struct Sessions {
@@ -51,6 +54,7 @@ pub struct Sessions {
     /// Who is signed in, and the displays, at the moment of a request.
     pub inventory: Box<dyn InventorySource>,
     guard: Mutex<RequestGuard>,
+    limit: Mutex<PromptLimit>,
     /// The session running on this device, if any: one at a time.
     running: Arc<Mutex<Option<SessionId>>>,
 }
@@ -85,6 +89,7 @@ impl Sessions {
             audit,
             inventory,
             guard: Mutex::new(RequestGuard::new(device)),
+            limit: Mutex::new(PromptLimit::default()),
             running: Arc::new(Mutex::new(None)),
         }
     }
@@ -134,6 +139,8 @@ impl Sessions {
                 "another screen session ({id}) is already running on this device; it must end first"
             ));
         }
+        // Counted last, so that only requests that go on to the caller count.
+        lock(&self.limit).admit(&request.analyst, now_ms)?;
         *running = Some(request.id);
         Ok(Busy(self.running.clone()))
     }
