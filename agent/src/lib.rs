@@ -9,6 +9,7 @@ pub mod enroll;
 pub mod inventory;
 pub mod link;
 pub mod screen;
+pub mod session;
 pub mod state;
 pub mod tls;
 mod wire;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, encode_frame};
 use hotline_protocol::credentials::{CredentialOutcome, CredentialReply, CredentialRequest};
 use hotline_protocol::messages::{AgentMessage, Capabilities, Hello};
-use hotline_protocol::remote::{ConsentOutcome, SessionControl, SessionReport};
+use hotline_protocol::remote::{ConsentOutcome, SessionControl, SessionId, SessionReport};
 use hotline_protocol::session::agent::{AgentOutput, AgentSession};
 use hotline_protocol::session::backoff::Backoff;
 use hotline_protocol::{CloseCode, PROTOCOL_VERSION};
@@ -21,6 +21,7 @@ use crate::audit::forward::{Forwarder, RefusalRecorder};
 use crate::credentials::Credentials;
 use crate::enroll::{client_endpoint, resolve};
 use crate::inventory::InventorySource;
+use crate::session::{FrameStream, SessionLink, Sessions};
 use crate::state::AgentState;
 use crate::tls::{CONSOLE_SERVER_NAME, Timing, device_client};
 use crate::wire::{FrameReader, ReadFrameError};
@@ -72,6 +73,8 @@ pub struct LinkHooks {
     pub audit: Option<Arc<Audit>>,
     /// Answers credential requests; without it every one is refused.
     pub credentials: Option<Arc<Credentials>>,
+    /// Runs screen sessions; without it every request is refused.
+    pub sessions: Option<Arc<Sessions>>,
 }
 
 impl std::fmt::Debug for LinkHooks {
@@ -106,7 +109,12 @@ pub async fn run(
             &config,
             &mut endpoint,
             (inventory, options),
-            (&report, audit, hooks.credentials.as_ref()),
+            (
+                &report,
+                audit,
+                hooks.credentials.as_ref(),
+                hooks.sessions.as_ref(),
+            ),
             &mut shutdown,
         );
         let ended = match attempt.await {
@@ -168,12 +176,13 @@ pub async fn run(
     Ok(())
 }
 
-/// What one connection shares with the link: the connected reporter, the audit log and the
-/// credential service.
+/// What one connection shares with the link: the connected reporter, the audit log, the
+/// credential service and the screen sessions.
 type Shared<'a> = (
     &'a (dyn Fn(bool) + Sync),
     Option<&'a Audit>,
     Option<&'a Arc<Credentials>>,
+    Option<&'a Arc<Sessions>>,
 );
 
 /// One connection from dial to end.
@@ -182,7 +191,7 @@ async fn connect_once(
     config: &quinn::ClientConfig,
     endpoint: &mut Option<quinn::Endpoint>,
     (inventory, options): (&dyn InventorySource, LinkOptions),
-    (report, audit, credentials): Shared<'_>,
+    (report, audit, credentials, sessions): Shared<'_>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended> {
     // Resolve on every attempt: the console may have moved.
@@ -208,10 +217,7 @@ async fn connect_once(
         protocol: PROTOCOL_VERSION,
         device: state.device.clone(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
-        capabilities: match credentials {
-            Some(_) => Capabilities::INVENTORY.union(Capabilities::CREDENTIALS),
-            None => Capabilities::INVENTORY,
-        },
+        capabilities: capabilities(credentials.is_some(), sessions.is_some()),
         inventory: inventory.collect(),
     };
     let (mut session, first) = AgentSession::start(hello, Instant::now(), options.welcome_timeout);
@@ -224,6 +230,10 @@ async fn connect_once(
     // Credential requests run on blocking threads (system tools, a consent prompt that
     // waits for a person); their replies come back here to be sent in order with the rest.
     let (replies, mut replied) = tokio::sync::mpsc::channel::<CredentialReply>(16);
+    // A screen session's driver reports the same way; its control messages go to it through
+    // `active`, whose sender dropping with this connection ends the session.
+    let (session_reports, mut reported) = tokio::sync::mpsc::channel::<SessionReport>(16);
+    let mut active: Option<ActiveSession> = None;
 
     loop {
         let deadline = session.next_deadline().unwrap_or_else(Instant::now);
@@ -250,6 +260,9 @@ async fn connect_once(
             Some(()) = appended => Vec::new(),
             Some(reply) = replied.recv() => {
                 vec![AgentOutput::Send(AgentMessage::Credential(Box::new(reply)))]
+            }
+            Some(report) = reported.recv() => {
+                vec![AgentOutput::Send(AgentMessage::Session(Box::new(report)))]
             }
             _ = shutdown.changed() => {
                 connection.close(CloseCode::Normal.to_u32().into(), b"agent stopping");
@@ -292,20 +305,11 @@ async fn connect_once(
                     start_credential(credentials, *request, replies.clone());
                 }
                 AgentOutput::Session(control) => {
-                    // FIXME: the screen session driver is not wired to the link yet; until it
-                    // is, every request is refused with the reason, so nothing is captured.
-                    if let SessionControl::Request(request) = *control {
-                        let refusal = AgentMessage::Session(Box::new(SessionReport::Answered {
-                            id: request.id,
-                            outcome: ConsentOutcome::Refused(
-                                "this agent cannot run screen sessions yet".into(),
-                            ),
-                            monitors: Vec::new(),
-                        }));
-                        if send.write_all(&encode_frame(&refusal)?).await.is_err() {
-                            return Ok(lost(&connection, established));
-                        }
-                    }
+                    let link = || SessionLink {
+                        reports: session_reports.clone(),
+                        open_stream: open_stream(&connection),
+                    };
+                    route_session(sessions, *control, link, &mut active);
                 }
                 AgentOutput::Close { code, reason } => {
                     connection.close(code.to_u32().into(), reason.as_bytes());
@@ -318,6 +322,78 @@ async fn connect_once(
             }
         }
     }
+}
+
+/// The capabilities this agent announces.
+fn capabilities(credentials: bool, sessions: bool) -> Capabilities {
+    let mut capabilities = Capabilities::INVENTORY;
+    if credentials {
+        capabilities = capabilities.union(Capabilities::CREDENTIALS);
+    }
+    if sessions {
+        capabilities = capabilities
+            .union(Capabilities::SCREEN)
+            .union(Capabilities::INPUT);
+    }
+    capabilities
+}
+
+/// The screen session this connection started, and where its control messages go.
+struct ActiveSession {
+    id: SessionId,
+    controls: tokio::sync::mpsc::UnboundedSender<SessionControl>,
+}
+
+/// Hands a session message to its driver: a request starts one (or is refused by
+/// [`Sessions::start`]), anything else goes to the running session it names.
+fn route_session(
+    sessions: Option<&Arc<Sessions>>,
+    control: SessionControl,
+    link: impl FnOnce() -> SessionLink,
+    active: &mut Option<ActiveSession>,
+) {
+    match control {
+        SessionControl::Request(request) => {
+            let link = link();
+            let Some(sessions) = sessions else {
+                let refusal = SessionReport::Answered {
+                    id: request.id,
+                    outcome: ConsentOutcome::Refused(
+                        "this agent does not offer screen sessions".into(),
+                    ),
+                    monitors: Vec::new(),
+                };
+                link.reports.try_send(refusal).ok();
+                return;
+            };
+            let id = request.id;
+            if let Some(controls) = sessions.start(*request, link, crate::audit::now_ms()) {
+                *active = Some(ActiveSession { id, controls });
+            }
+        }
+        other => {
+            let id = other.id();
+            match active.as_ref().filter(|session| session.id == id) {
+                Some(session) => {
+                    if session.controls.send(other).is_err() {
+                        *active = None;
+                    }
+                }
+                None => debug!(session = %id, "message for no running screen session ignored"),
+            }
+        }
+    }
+}
+
+/// Opens a session's frame stream on `connection` when the session starts.
+fn open_stream(connection: &quinn::Connection) -> crate::session::OpenStream {
+    let connection = connection.clone();
+    Box::new(move || {
+        Box::pin(async move {
+            let stream = connection.open_uni().await.map_err(std::io::Error::other)?;
+            Ok(Box::pin(stream) as FrameStream)
+        })
+    })
 }
 
 /// Answers a credential request off the link's task; the reply goes to `replies`, or is

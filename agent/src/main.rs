@@ -14,6 +14,7 @@ use hotline_agent::credentials::{CredentialPolicy, Credentials, LinuxAccounts};
 use hotline_agent::enroll::enroll;
 use hotline_agent::inventory;
 use hotline_agent::link::{self, LinkHooks, LinkOptions};
+use hotline_agent::session::Sessions;
 use hotline_agent::state::{AgentState, StateDir};
 use hotline_protocol::enroll::EnrollmentString;
 use tokio::signal::unix::{SignalKind, signal};
@@ -218,6 +219,7 @@ async fn run(command: Command) -> Result<()> {
             let hooks = LinkHooks {
                 audit: Some(audit.clone()),
                 credentials: Some(Arc::new(credentials(&dir, &state, audit.clone())?)),
+                sessions: Some(Arc::new(sessions(&state, audit.clone()))),
                 ..LinkHooks::default()
             };
             link::run(&state, inventory.as_ref(), options, hooks, stopped).await?;
@@ -328,6 +330,19 @@ async fn bar(target: &PromptTarget, session: &BarSession) -> Result<()> {
     tokio::task::spawn_blocking(move || bar.close())
         .await
         .context("closing the session bar")
+}
+
+/// The screen sessions of this device: the X11 prompt and session bar, capture and input.
+fn sessions(state: &AgentState, audit: Arc<Audit>) -> Sessions {
+    Sessions::new(
+        state.device.clone(),
+        (
+            Arc::new(X11Prompt::default()),
+            Arc::new(X11SessionBar::default()),
+        ),
+        audit,
+        inventory::platform(),
+    )
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.

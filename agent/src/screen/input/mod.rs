@@ -73,6 +73,16 @@ pub trait InputSink: Send {
 
     /// The keys and buttons held down now.
     fn held(&self) -> &Held;
+
+    /// Aims later pointer positions at another monitor (the analyst picked one, or the
+    /// layout changed).
+    fn set_monitor(&mut self, monitor: Monitor);
+}
+
+/// Opens the platform's input sink for `display` (on X11 a display name such as `:0`),
+/// aimed at `monitor`.
+pub fn open(display: &str, monitor: Monitor) -> Result<Box<dyn InputSink>, InputError> {
+    Ok(Box::new(x11::X11Input::open(display, monitor)?))
 }
 
 #[cfg(test)]

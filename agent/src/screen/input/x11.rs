@@ -50,12 +50,6 @@ impl X11Input {
         })
     }
 
-    /// Aims later pointer positions at another monitor (the analyst picked one, or the
-    /// layout changed).
-    pub fn set_monitor(&mut self, monitor: Monitor) {
-        self.monitor = monitor;
-    }
-
     fn key(&mut self, evdev: u16, pressed: bool) -> Result<(), InputError> {
         if !pressed && !self.held.keys.contains(&evdev) {
             // A release for a press this sink never sent (made before control began, or
@@ -167,6 +161,10 @@ impl InputSink for X11Input {
 
     fn held(&self) -> &Held {
         &self.held
+    }
+
+    fn set_monitor(&mut self, monitor: Monitor) {
+        self.monitor = monitor;
     }
 }
 

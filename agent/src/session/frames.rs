@@ -1,0 +1,158 @@
+//! The capture loop of a running session, on its own blocking thread: capture, encode what
+//! changed, and hand the frame to the stream writer, at most [`FRAME_INTERVAL`] apart and
+//! only while the viewer's window has room. A capture the window has no room for is not
+//! made at all: frames are skipped on a slow link, never queued.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use hotline_protocol::remote::Phase;
+use hotline_protocol::screen::SCREEN_FRAME_LIMIT;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tracing::{debug, trace};
+
+use crate::screen::capture::{Area, CaptureError, ScreenSource};
+use crate::screen::encode::{Encoder, Mode};
+
+/// Shortest time between two captures: about 20 frames a second.
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(50);
+/// How long the loop waits before it looks again at a full window or a blank screen.
+const IDLE_POLL: Duration = Duration::from_millis(10);
+
+/// Why the capture loop stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FramesError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error("a frame of {0} bytes is over the frame stream's limit of {SCREEN_FRAME_LIMIT}")]
+    TooLarge(usize),
+}
+
+/// What the loop shares with the session's driver.
+#[derive(Debug, Clone)]
+pub(super) struct Shared {
+    /// The session's phase: the loop captures only while it allows, and counts frames in
+    /// its window.
+    pub(super) phase: Arc<Mutex<Phase>>,
+    /// What to capture; the driver changes it when the analyst picks another monitor.
+    pub(super) area: Arc<Mutex<Area>>,
+}
+
+/// Captures until the phase stops allowing it (`Ok`), the writer is gone (`Ok`), or the
+/// screen cannot be captured any more (`Err`).
+pub(super) fn run(
+    mut source: Box<dyn ScreenSource>,
+    shared: &Shared,
+    frames: &mpsc::Sender<Vec<u8>>,
+) -> Result<(), FramesError> {
+    // The encoder numbers its frames from 1 as the window does, and every frame it returns
+    // is sent and counted, so its `seq` is the one the viewer acknowledges.
+    let mut encoder = Encoder::new(Mode::Auto);
+    let mut last_area: Option<Area> = None;
+    loop {
+        let started = Instant::now();
+        match room(&shared.phase) {
+            None => return Ok(()),
+            Some(false) => {
+                std::thread::sleep(IDLE_POLL);
+                continue;
+            }
+            Some(true) => {}
+        }
+
+        // A different area is another canvas: start the viewer on a key frame.
+        let area = lock(&shared.area).clone();
+        if last_area.as_ref() != Some(&area) {
+            encoder.reset();
+            last_area = Some(area.clone());
+        }
+        let frame = match source.capture(&area) {
+            Ok(frame) => frame,
+            // A blanked screen is not sent as the caller's desktop; the viewer keeps the last
+            // picture until there is something to show again.
+            Err(CaptureError::AllBlack(why)) => {
+                trace!(why, "screen is black; no frame sent");
+                std::thread::sleep(FRAME_INTERVAL);
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
+
+        if let Some((bytes, stats)) = encoder.encode(&frame) {
+            if bytes.len() > SCREEN_FRAME_LIMIT {
+                return Err(FramesError::TooLarge(bytes.len()));
+            }
+            let seq = {
+                let mut phase = lock(&shared.phase);
+                match phase.frames() {
+                    Some(window) => window.next_seq(),
+                    // Ended while this frame was being made: it never leaves.
+                    None => return Ok(()),
+                }
+            };
+            trace!(seq, bytes = bytes.len(), ?stats, "frame");
+            if frames.blocking_send(bytes).is_err() {
+                debug!("frame writer gone; capture stops");
+                return Ok(());
+            }
+        }
+        std::thread::sleep(FRAME_INTERVAL.saturating_sub(started.elapsed()));
+    }
+}
+
+/// Whether the window has room for a frame, or `None` once the session may not capture.
+fn room(phase: &Mutex<Phase>) -> Option<bool> {
+    let mut phase = lock(phase);
+    if !phase.may_capture() {
+        return None;
+    }
+    phase.frames().map(|window| window.may_send())
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The data behind these locks is plain state updated in one step each; a panic
+    // elsewhere cannot leave it half-written.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Writes the frame stream after its session id: each frame behind its 4-byte
+/// big-endian length, until the capture loop drops its sender; then finishes the stream.
+pub(super) async fn write<S: AsyncWrite + Unpin>(
+    mut stream: S,
+    mut frames: mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    while let Some(frame) = frames.recv().await {
+        let len = u32::try_from(frame.len()).map_err(std::io::Error::other)?;
+        stream.write_all(&len.to_be_bytes()).await?;
+        stream.write_all(&frame).await?;
+    }
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_go_behind_a_big_endian_length_and_the_stream_finishes() {
+        let (agent, mut viewer) = tokio::io::duplex(1024);
+        let (frames, received) = mpsc::channel(2);
+        let writer = tokio::spawn(write(agent, received));
+        frames.send(vec![1, 2, 3]).await.expect("writer running");
+        frames.send(vec![9; 300]).await.expect("writer running");
+        drop(frames);
+        writer.await.expect("writer task").expect("written");
+
+        let mut bytes = Vec::new();
+        viewer
+            .read_to_end(&mut bytes)
+            .await
+            .expect("read to the end");
+        assert_eq!(&bytes[..7], &[0, 0, 0, 3, 1, 2, 3]);
+        assert_eq!(&bytes[7..11], &300u32.to_be_bytes());
+        assert_eq!(bytes.len(), 11 + 300);
+    }
+}
