@@ -15,6 +15,8 @@ pub struct Agent {
     pub device: String,
     /// `HOTLINE_LOG` for the `run` process.
     pub log_filter: String,
+    /// More environment for the `run` process (a display, another utmp file).
+    pub env: Vec<(String, String)>,
 }
 
 impl Agent {
@@ -40,6 +42,7 @@ impl Agent {
             child: None,
             device: device["device"].as_str().expect("device id").to_owned(),
             log_filter: "debug,sqlx=warn".to_owned(),
+            env: Vec::new(),
         })
     }
 
@@ -71,6 +74,7 @@ impl Agent {
             .arg("--state")
             .arg(self.state())
             .env("HOTLINE_LOG", &self.log_filter)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

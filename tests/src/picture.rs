@@ -5,8 +5,8 @@
 use x11rb::connection::Connection;
 use x11rb::protocol::randr::{ConnectionExt as _, ModeInfo, Rotation, SetConfig};
 use x11rb::protocol::xproto::{
-    ConfigureWindowAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, StackMode,
-    WindowClass,
+    ChangeWindowAttributesAux, ConfigureWindowAux, ConnectionExt as _, CreateGCAux,
+    CreateWindowAux, ImageFormat, StackMode, WindowClass,
 };
 use x11rb::rust_connection::RustConnection;
 
@@ -40,8 +40,15 @@ impl Picture {
     /// Shows `rgb` (`width`×`height`) at (0, 0) on `display`, above every other window, and
     /// returns once the server has drawn it.
     pub fn show(display: &str, width: u16, height: u16, rgb: &[u8]) -> Picture {
-        let (conn, screen) = x11rb::connect(Some(display)).expect("connecting to the X server");
-        let screen = &conn.setup().roots[screen];
+        let (conn, screen_index, pixmap) = Picture::pixmap(display, width, height, rgb);
+        Picture::window(conn, screen_index, pixmap, width, height)
+    }
+
+    /// A pixmap on `display` holding `rgb`, and the connection that owns it.
+    fn pixmap(display: &str, width: u16, height: u16, rgb: &[u8]) -> (RustConnection, usize, u32) {
+        let (conn, screen_index) =
+            x11rb::connect(Some(display)).expect("connecting to the X server");
+        let screen = &conn.setup().roots[screen_index];
         let (root, depth) = (screen.root, screen.root_depth);
 
         // The picture goes into a pixmap that is the window's background, so the server
@@ -77,6 +84,37 @@ impl Picture {
             .expect("the test X server answers");
         }
 
+        (conn, screen_index, pixmap)
+    }
+
+    /// Makes `rgb` the desktop's wallpaper (the root window's background), below every
+    /// window, as a desktop's own background is; returns once the server has drawn it.
+    pub fn wallpaper(display: &str, width: u16, height: u16, rgb: &[u8]) -> Picture {
+        let (conn, screen_index, pixmap) = Picture::pixmap(display, width, height, rgb);
+        let root = conn.setup().roots[screen_index].root;
+        conn.change_window_attributes(
+            root,
+            &ChangeWindowAttributesAux::new().background_pixmap(pixmap),
+        )
+        .expect("the test X server answers");
+        conn.clear_area(false, root, 0, 0, 0, 0)
+            .expect("the test X server answers");
+        conn.get_input_focus()
+            .expect("the test X server answers")
+            .reply()
+            .expect("the test X server answers");
+        Picture { _conn: conn }
+    }
+
+    fn window(
+        conn: RustConnection,
+        screen_index: usize,
+        pixmap: u32,
+        width: u16,
+        height: u16,
+    ) -> Picture {
+        let screen = &conn.setup().roots[screen_index];
+        let (root, depth) = (screen.root, screen.root_depth);
         let window = conn.generate_id().expect("the test X server answers");
         let aux = CreateWindowAux::new()
             .background_pixmap(pixmap)

@@ -12,6 +12,9 @@ use hotline_tests::picture::{Picture, pattern, set_screen_size};
 use hotline_tests::xvfb::{self, Xvfb};
 use hotline_tests::{bin_dir, signal, wait_for};
 
+#[path = "screen/session.rs"]
+mod session;
+
 fn capture_screen(display: &str) -> hotline_agent::screen::Frame {
     let mut source = X11Source::connect(Some(display)).expect("connecting for capture");
     source.capture(&Area::Screen).expect("capturing the screen")

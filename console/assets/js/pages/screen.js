@@ -78,8 +78,11 @@ export async function render(main, ctx) {
       }
     });
   });
-  socket.addEventListener("close", () => {
-    if (running || status.dataset.state !== "ended") setStatus(status.dataset.state === "ended" ? status.textContent : "The session ended.", "ended");
+  socket.addEventListener("close", (event) => {
+    // A refusal or an end the console explained stays on screen; otherwise say what we know.
+    if (!["refused", "ended"].includes(status.dataset.state)) {
+      setStatus(event.reason ? `The session ended: ${event.reason}` : "The connection to the console closed; the session ended.", "ended");
+    }
     running = false;
     releaseAll();
   });
