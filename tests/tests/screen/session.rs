@@ -305,6 +305,10 @@ fn with_nobody_signed_in_the_analyst_is_told_why() {
 }
 
 impl Drop for Desk {
+    #[allow(
+        clippy::print_stderr,
+        reason = "a failed test's diagnosis goes where the test harness shows it"
+    )]
     fn drop(&mut self) {
         // A failed test shows what both sides logged; a passing one stays quiet.
         if std::thread::panicking() {
