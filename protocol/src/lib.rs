@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod close;
 pub mod codec;
+pub mod deploy;
 pub mod enroll;
 pub mod ids;
 pub mod inventory;

@@ -219,7 +219,9 @@ async fn forward(
     loop {
         match feed.recv().await {
             Ok(item) if item.ticket == Some(ticket.0) => {
-                if let Err(mpsc::error::TrySendError::Full(_)) = queue.try_send(Item::Entry(Box::new(item))) {
+                if let Err(mpsc::error::TrySendError::Full(_)) =
+                    queue.try_send(Item::Entry(Box::new(item)))
+                {
                     // The queue is full, so wait for room for the one message that matters.
                     queue.send(Item::Lagged).await.ok();
                     return;
