@@ -24,6 +24,8 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Most agent connections held at once; more are refused at the handshake.
     pub max_agents: u32,
+    /// Package transfers and deployments (`[deploy]`).
+    pub deploy: crate::deploy::DeployConfig,
 }
 
 impl Default for Config {
@@ -35,6 +37,7 @@ impl Default for Config {
             heartbeat_secs: 15,
             idle_timeout_secs: 30,
             max_agents: 20_000,
+            deploy: crate::deploy::DeployConfig::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod datadir;
+pub mod deploy;
 pub mod link;
 pub mod output;
 pub mod rejected;

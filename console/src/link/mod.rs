@@ -4,7 +4,7 @@
 mod device;
 mod enroll;
 mod registry;
-mod wire;
+pub(crate) mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

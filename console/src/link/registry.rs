@@ -99,6 +99,13 @@ impl Registry {
         }
     }
 
+    /// The device's live connection, for opening a deployment stream on it.
+    pub fn connection(&self, device: &DeviceId) -> Option<quinn::Connection> {
+        self.lock()
+            .get(device)
+            .map(|entry| entry.connection.clone())
+    }
+
     pub fn is_connected(&self, device: &DeviceId) -> bool {
         self.lock().contains_key(device)
     }
