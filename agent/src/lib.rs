@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod consent;
+pub mod deploy;
 pub mod enroll;
 pub mod inventory;
 pub mod link;

@@ -67,6 +67,8 @@ pub struct LinkHooks {
     pub connected: Option<watch::Sender<bool>>,
     /// The audit log to forward to the console, and to record link refusals in.
     pub audit: Option<Arc<Audit>>,
+    /// Where deployments install; without it, deployment streams are not accepted.
+    pub deploy: Option<Arc<crate::deploy::DeployOptions>>,
 }
 
 impl std::fmt::Debug for LinkHooks {
@@ -102,6 +104,7 @@ pub async fn run(
             &mut endpoint,
             (inventory, options),
             (&report, audit),
+            (hooks.deploy.clone(), hooks.audit.clone()),
             &mut shutdown,
         );
         let ended = match attempt.await {
@@ -170,6 +173,10 @@ async fn connect_once(
     endpoint: &mut Option<quinn::Endpoint>,
     (inventory, options): (&dyn InventorySource, LinkOptions),
     (report, audit): (&(dyn Fn(bool) + Sync), Option<&Audit>),
+    (deploy, shared_audit): (
+        Option<Arc<crate::deploy::DeployOptions>>,
+        Option<Arc<Audit>>,
+    ),
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended> {
     // Resolve on every attempt: the console may have moved.
@@ -229,6 +236,15 @@ async fn connect_once(
             },
             () = tokio::time::sleep_until(deadline.into()) => session.poll(Instant::now()),
             Some(()) = appended => Vec::new(),
+            // Deployment streams the console opens, each served on its own task so a
+            // transfer never holds up the control stream.
+            Ok(streams) = connection.accept_bi(), if established && deploy.is_some() => {
+                if let Some(options) = deploy.clone() {
+                    let device = state.device.clone();
+                    tokio::spawn(crate::deploy::serve(options, device, shared_audit.clone(), streams));
+                }
+                Vec::new()
+            }
             _ = shutdown.changed() => {
                 connection.close(CloseCode::Normal.to_u32().into(), b"agent stopping");
                 return Ok(Ended::Shutdown);
