@@ -62,11 +62,44 @@ impl Agent {
     }
 
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Where `start_installing` installs packages.
+    pub fn install_root(&self) -> PathBuf {
+        self.root.path().join("install-root")
+    }
+
+    /// Starts the agent with packages installing under [`Agent::install_root`].
+    pub fn start_installing(&mut self) {
+        std::fs::create_dir_all(self.install_root()).expect("install root");
+        let root = self.install_root();
+        self.start_with(&["--install-root".as_ref(), root.as_os_str()]);
+    }
+
+    /// `hotline-agent trust-root`: pins the publisher's root metadata at `path`.
+    pub fn trust_root(&self, path: &std::path::Path) {
+        let output = Command::new(bin_dir().join("hotline-agent"))
+            .arg("trust-root")
+            .arg("--state")
+            .arg(self.state())
+            .arg(path)
+            .output()
+            .expect("agent CLI runs");
+        assert!(
+            output.status.success(),
+            "trust-root failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn start_with(&mut self, extra: &[&std::ffi::OsStr]) {
         let log = std::fs::File::create(self.log_path()).expect("log file");
         let child = Command::new(bin_dir().join("hotline-agent"))
             .arg("run")
             .arg("--state")
             .arg(self.state())
+            .args(extra)
             .env("HOTLINE_LOG", "debug,sqlx=warn")
             .stdout(Stdio::null())
             .stderr(log)

@@ -328,7 +328,7 @@ fn finish(
     };
     let mut params = params.clone();
     params["result"] = json!(outcome.as_str());
-    record(audit, "package.install", &params, ticket, audit_outcome)?;
+    record(audit, "deploy.result", &params, ticket, audit_outcome)?;
     if outcome != Outcome::RetryLater {
         let bytes = serde_json::to_vec(&(outcome, detail)).unwrap_or_default();
         files::write_private(done_file, &bytes)

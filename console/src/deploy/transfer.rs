@@ -66,14 +66,8 @@ pub(super) async fn run(
     device: &DeviceId,
     connection: quinn::Connection,
 ) {
-    let mut sent = 0i64;
-    let result = attempt(deployer, deployment, device, connection, &mut sent).await;
+    let result = attempt(deployer, deployment, device, connection).await;
     let store = &deployer.link.store;
-    if sent > 0
-        && let Err(error) = store.add_chunks_sent(deployment.id, device, sent).await
-    {
-        warn!(error = format!("{error:#}"), "could not count chunks sent");
-    }
     let recorded = match result {
         Ok(Some((outcome, detail))) => record(deployer, deployment, device, outcome, &detail).await,
         Ok(None) => Ok(()),
@@ -99,7 +93,6 @@ async fn attempt(
     deployment: &DeploymentRow,
     device: &DeviceId,
     connection: quinn::Connection,
-    sent: &mut i64,
 ) -> Result<Option<(Outcome, String)>> {
     let store = &deployer.link.store;
     let now = unix_now();
@@ -151,7 +144,7 @@ async fn attempt(
                     bail!("the device asked for chunk {from} of {chunks}, or asked twice");
                 }
                 fetched = true;
-                send_chunks(deployer, deployment, &mut send, from, chunks, sent).await?;
+                send_chunks(deployer, (deployment, device), &mut send, from, chunks).await?;
             }
             DeployUp::Report { outcome, detail } => {
                 send.finish().ok();
@@ -189,13 +182,14 @@ fn assignment(
     })
 }
 
+/// Sends chunks `from..chunks`, counting each in the database as it goes, so the count
+/// survives a cut (it is what shows how much a resume saved).
 async fn send_chunks(
     deployer: &Deployer,
-    deployment: &DeploymentRow,
+    (deployment, device): (&DeploymentRow, &DeviceId),
     send: &mut quinn::SendStream,
     from: u64,
     chunks: u64,
-    sent: &mut i64,
 ) -> Result<()> {
     let path = blob_path(&deployer.dir, &deployment.sha256);
     let size = deployer.config.chunk_size();
@@ -215,7 +209,11 @@ async fn send_chunks(
         })
         .context("encoding a chunk")?;
         send.write_all(&frame).await.context("sending a chunk")?;
-        *sent += 1;
+        deployer
+            .link
+            .store
+            .add_chunks_sent(deployment.id, device, 1)
+            .await?;
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ pub struct TargetRow {
     pub version: Option<String>,
 }
 
+type Row = (String, String, i64, Option<String>, Option<String>);
+
 impl Store {
     /// Replaces the metadata file `name` with `bytes`.
     pub async fn put_metadata(
@@ -69,7 +71,7 @@ impl Store {
 
     /// The package target for `package` at `version`, if published.
     pub async fn package_target(&self, package: &str, version: &str) -> Result<Option<TargetRow>> {
-        let row: Option<(String, String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+        let row: Option<Row> = sqlx::query_as(
             "SELECT name, sha256, length, package, version FROM repo_targets \
              WHERE package = ?1 AND version = ?2",
         )
@@ -91,7 +93,7 @@ impl Store {
 
     /// Every target, by name.
     pub async fn targets(&self) -> Result<Vec<TargetRow>> {
-        let rows: Vec<(String, String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT name, sha256, length, package, version FROM repo_targets ORDER BY name",
         )
         .fetch_all(&self.pool)
