@@ -4,5 +4,7 @@
 
 #[path = "deploy/fixture.rs"]
 mod fixture;
+#[path = "deploy/replay.rs"]
+mod replay;
 #[path = "deploy/rollout.rs"]
 mod rollout;
