@@ -47,6 +47,10 @@ enum Command {
         /// The directory package payload paths are relative to.
         #[arg(long, default_value = "/")]
         install_root: PathBuf,
+        /// KEY=VALUE added to the otherwise empty environment of package steps (for example
+        /// CUPS_SERVER); repeat for several.
+        #[arg(long = "step-env", value_parser = parse_env)]
+        step_env: Vec<(String, String)>,
     },
     /// Pin the publisher's root metadata (root.json, version 1 or later) that packages must
     /// chain to; refused once a root is pinned.
@@ -124,6 +128,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Run {
             state: dir,
             install_root,
+            step_env,
         } => {
             let state = StateDir::new(&dir).load()?;
             let audit = Arc::new(open_audit(&dir)?);
@@ -142,6 +147,7 @@ async fn run(command: Command) -> Result<()> {
             let deploy = hotline_agent::deploy::DeployOptions {
                 state: dir.clone(),
                 install_root,
+                environment: step_env,
             };
             let hooks = LinkHooks {
                 audit: Some(audit.clone()),
@@ -158,6 +164,13 @@ async fn run(command: Command) -> Result<()> {
             AuditCommand::Verify { state } => output::verify(&audit::inspect(&state)?),
             AuditCommand::List { state, json } => output::list(&audit::inspect(&state)?, json),
         },
+    }
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
     }
 }
 

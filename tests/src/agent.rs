@@ -72,9 +72,18 @@ impl Agent {
 
     /// Starts the agent with packages installing under [`Agent::install_root`].
     pub fn start_installing(&mut self) {
+        self.start_installing_with(&[]);
+    }
+
+    /// As [`Agent::start_installing`], with `KEY=VALUE` variables for package steps.
+    pub fn start_installing_with(&mut self, step_env: &[String]) {
         std::fs::create_dir_all(self.install_root()).expect("install root");
         let root = self.install_root();
-        self.start_with(&["--install-root".as_ref(), root.as_os_str()]);
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--install-root".as_ref(), root.as_os_str()];
+        for variable in step_env {
+            args.extend_from_slice(&["--step-env".as_ref(), variable.as_ref()]);
+        }
+        self.start_with(&args);
     }
 
     /// `hotline-agent trust-root`: pins the publisher's root metadata at `path`.

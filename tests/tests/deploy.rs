@@ -4,6 +4,8 @@
 
 #[path = "deploy/fixture.rs"]
 mod fixture;
+#[path = "deploy/printer.rs"]
+mod printer;
 #[path = "deploy/replay.rs"]
 mod replay;
 #[path = "deploy/rollout.rs"]

@@ -39,6 +39,8 @@ pub struct DeployOptions {
     pub state: PathBuf,
     /// The directory package payload paths are relative to (`/` on a real device).
     pub install_root: PathBuf,
+    /// Variables for every package step, from the agent's own configuration.
+    pub environment: Vec<(String, String)>,
 }
 
 impl DeployOptions {
@@ -265,7 +267,7 @@ fn install(options: &DeployOptions, offer: &Offer, bytes: Vec<u8>) -> (Outcome, 
     let config = InstallerConfig {
         root: options.install_root.clone(),
         state_dir: options.packages_dir(),
-        environment: Vec::new(),
+        environment: options.environment.clone(),
         host: Host::current(),
         limits: Limits::default(),
     };
