@@ -18,6 +18,11 @@ CREATE TABLE repo_targets (
     -- For a package: its manifest's name and version, as the signed target named them.
     package TEXT,
     version TEXT,
+    -- For a package: the SHA-256 of the tar inside, which a patch rebuilds.
+    unpacked_sha256 TEXT,
+    -- For a delta patch: the SHA-256 of the tar it applies to and of the tar it makes.
+    patch_from TEXT,
+    patch_to TEXT,
     published_at BIGINT NOT NULL
 );
 

@@ -74,7 +74,7 @@ wire!(
 wire!(EnrollRequest, "enroll request", None, ENROLL_FRAME_LIMIT);
 wire!(EnrollReply, "enroll reply", Some(2), ENROLL_FRAME_LIMIT);
 wire!(DeployDown, "deploy message", Some(2), DEPLOY_FRAME_LIMIT);
-wire!(DeployUp, "deploy reply", Some(2), DEPLOY_FRAME_LIMIT);
+wire!(DeployUp, "deploy reply", Some(3), DEPLOY_FRAME_LIMIT);
 wire!(OfferBody, "assignment", None, DEPLOY_FRAME_LIMIT);
 
 /// A message that could not be encoded. Only our own bug or an oversized message of our own

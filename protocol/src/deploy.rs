@@ -85,6 +85,20 @@ pub struct MetadataFile {
     pub bytes: Vec<u8>,
 }
 
+/// Most delta patches offered with one assignment.
+pub const MAX_PATCHES: usize = 16;
+
+/// A delta patch the console holds towards the assigned package, named in the publisher's
+/// metadata like any target. A device whose installed package's tar has `from_tar_sha256`
+/// may fetch it instead of the full package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchOffer {
+    pub target: String,
+    pub sha256: [u8; 32],
+    pub length: u64,
+    pub from_tar_sha256: [u8; 32],
+}
+
 /// What opens a deployment stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
@@ -95,6 +109,9 @@ pub struct Offer {
     pub console_key: [u8; 32],
     pub metadata: Vec<MetadataFile>,
     pub chunk_size: u32,
+    /// Patches towards the assigned package; unsigned hints, each checked against the
+    /// publisher's metadata before use.
+    pub patches: Vec<PatchOffer>,
 }
 
 impl Offer {
@@ -116,14 +133,30 @@ impl Offer {
         if self.signature.len() != 64 {
             return Err("signature is not 64 bytes".to_owned());
         }
+        if self.patches.len() > MAX_PATCHES {
+            return Err(format!(
+                "{} patches, at most {MAX_PATCHES}",
+                self.patches.len()
+            ));
+        }
+        if self
+            .patches
+            .iter()
+            .any(|p| p.target.is_empty() || p.target.len() > MAX_NAME)
+        {
+            return Err(format!("patch names must be 1 to {MAX_NAME} bytes"));
+        }
         Ok(())
     }
 
     /// How many chunks the target splits into.
     pub fn chunk_count(&self) -> u64 {
-        self.assignment
-            .length
-            .div_ceil(u64::from(self.chunk_size.max(1)))
+        self.chunks_of(self.assignment.length)
+    }
+
+    /// How many chunks `length` bytes split into at this offer's chunk size.
+    pub fn chunks_of(&self, length: u64) -> u64 {
+        length.div_ceil(u64::from(self.chunk_size.max(1)))
     }
 }
 
@@ -189,6 +222,9 @@ pub enum DeployUp {
     Fetch { from: u64 },
     /// The assignment's end, with why in words.
     Report { outcome: Outcome, detail: String },
+    /// Send the chunks of offered patch `patch` from `from` to the end. A device that then
+    /// finds the patch unusable sends [`DeployUp::Fetch`] for the full package.
+    FetchPatch { patch: u32, from: u64 },
 }
 
 impl DeployUp {
@@ -244,6 +280,7 @@ mod tests {
                 bytes: b"{}".to_vec(),
             }],
             chunk_size: MAX_CHUNK,
+            patches: Vec::new(),
         };
         assert_eq!(offer.chunk_count(), 4);
         offer.check_limits().expect("within limits");
@@ -271,6 +308,7 @@ mod tests {
             console_key: [3; 32],
             metadata: Vec::new(),
             chunk_size: MAX_CHUNK,
+            patches: Vec::new(),
         };
         assert!(offer.check_limits().is_err());
         offer.signature.push(0);

@@ -155,6 +155,7 @@ mod tests {
             console_key: key.verifying_key().to_bytes(),
             metadata: Vec::new(),
             chunk_size: MAX_CHUNK,
+            patches: Vec::new(),
         }
     }
 

@@ -11,15 +11,18 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
+use hotline_packages::delta::PatchLimits;
 use hotline_packages::install::{
     Host, InstallError, InstallOutcome, Installer, InstallerConfig, Reboot,
 };
-use hotline_packages::names::PackagePath;
-use hotline_packages::trust::{MetadataLimits, load_state, save_state};
+use hotline_packages::names::{PackageName, PackagePath};
+use hotline_packages::trust::{MetadataLimits, TrustedSet, VerifiedTarget, load_state, save_state};
 use hotline_packages::{Limits, Package};
 use hotline_protocol::DeviceId;
 use hotline_protocol::codec::{Wire, encode_frame};
-use hotline_protocol::deploy::{DEPLOY_FRAME_LIMIT, DeployDown, DeployUp, Offer, Outcome};
+use hotline_protocol::deploy::{
+    DEPLOY_FRAME_LIMIT, DeployDown, DeployUp, Offer, Outcome, PatchOffer,
+};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
@@ -149,6 +152,50 @@ async fn run(
             "package larger than this agent accepts",
         )?));
     }
+    // 3a. A patch from the installed version, when one is offered for what this device
+    // has. Anything wrong with it and the full package is fetched instead.
+    if let Some((index, patch)) = choose_patch(options, &offer) {
+        let store = ChunkStore::open(&deploy_dir, &patch.sha256, offer.chunk_size, patch.length)
+            .context("opening the chunk store")?;
+        let from = store.resume_from();
+        let fetch_params = json!({
+            "deployment": offer.assignment.deployment,
+            "patch": patch.target,
+            "from": from,
+            "chunks": store.count(),
+        });
+        record(
+            audit,
+            "deploy.fetch",
+            &fetch_params,
+            ticket,
+            AuditOutcome::Ok,
+        )?;
+        let request = DeployUp::FetchPatch { patch: index, from };
+        if !fetch(reader, send, &store, request).await? {
+            return Ok(None);
+        }
+        let bytes = store.assemble().context("assembling the patch")?;
+        store.remove();
+        let (options, offer, patch) = (options.clone(), offer.clone(), patch.clone());
+        let attempt =
+            tokio::task::spawn_blocking(move || install_patch(&options, &offer, &patch, bytes))
+                .await
+                .context("the install task panicked")?;
+        match attempt {
+            Ok((outcome, detail)) => {
+                let done = finish(audit, &params, ticket, &done_file, outcome, &detail)?;
+                return Ok(Some(done));
+            }
+            Err(reason) => {
+                let discarded = json!({ "deployment": params["deployment"], "reason": reason });
+                let failed = AuditOutcome::Failed(reason.clone());
+                record(audit, "deploy.patch-discarded", &discarded, ticket, failed)?;
+            }
+        }
+    }
+
+    // 3b. The full package.
     let chunks = ChunkStore::open(
         &deploy_dir,
         &offer.assignment.sha256,
@@ -157,37 +204,20 @@ async fn run(
     )
     .context("opening the chunk store")?;
     let from = chunks.resume_from();
+    let fetch_params = json!({
+        "deployment": offer.assignment.deployment,
+        "from": from,
+        "chunks": chunks.count(),
+    });
     record(
         audit,
         "deploy.fetch",
-        &json!({ "deployment": offer.assignment.deployment, "from": from, "chunks": chunks.count() }),
+        &fetch_params,
         ticket,
         AuditOutcome::Ok,
     )?;
-    if from < chunks.count() {
-        send.write_all(&encode_frame(&DeployUp::Fetch { from })?)
-            .await
-            .context("asking for chunks")?;
-        for index in from..chunks.count() {
-            let Some(payload) = reader.next_frame().await.ok().flatten() else {
-                return Ok(None);
-            };
-            match DeployDown::decode_payload(&payload) {
-                Ok(DeployDown::Chunk {
-                    index: got,
-                    sha256,
-                    data,
-                }) if got == index => {
-                    if <[u8; 32]>::from(Sha256::digest(&data)) != sha256 {
-                        bail!("chunk {index} does not match its SHA-256");
-                    }
-                    chunks
-                        .put(index, &data)
-                        .with_context(|| format!("keeping chunk {index}"))?;
-                }
-                _ => bail!("expected chunk {index}"),
-            }
-        }
+    if from < chunks.count() && !fetch(reader, send, &chunks, DeployUp::Fetch { from }).await? {
+        return Ok(None);
     }
     let bytes = chunks.assemble().context("assembling the package")?;
     if <[u8; 32]>::from(Sha256::digest(&bytes)) != offer.assignment.sha256 {
@@ -218,16 +248,101 @@ async fn run(
     )?))
 }
 
-/// Verifies the bytes against the publisher's metadata and installs them.
-fn install(options: &DeployOptions, offer: &Offer, bytes: Vec<u8>) -> (Outcome, String) {
+/// Asks for chunks with `request` and keeps each, checked against its SHA-256. Returns
+/// false when the stream was cut first.
+async fn fetch(
+    reader: &mut FrameReader,
+    send: &mut quinn::SendStream,
+    chunks: &ChunkStore,
+    request: DeployUp,
+) -> Result<bool> {
+    let from = match request {
+        DeployUp::Fetch { from } | DeployUp::FetchPatch { from, .. } => from,
+        DeployUp::Report { .. } => bail!("a report is not a fetch"),
+    };
+    send.write_all(&encode_frame(&request)?)
+        .await
+        .context("asking for chunks")?;
+    for index in from..chunks.count() {
+        let Some(payload) = reader.next_frame().await.ok().flatten() else {
+            return Ok(false);
+        };
+        match DeployDown::decode_payload(&payload) {
+            Ok(DeployDown::Chunk {
+                index: got,
+                sha256,
+                data,
+            }) if got == index => {
+                if <[u8; 32]>::from(Sha256::digest(&data)) != sha256 {
+                    bail!("chunk {index} does not match its SHA-256");
+                }
+                chunks
+                    .put(index, &data)
+                    .with_context(|| format!("keeping chunk {index}"))?;
+            }
+            _ => bail!("expected chunk {index}"),
+        }
+    }
+    Ok(true)
+}
+
+/// The offered patch that applies to the installed version of the assigned package.
+fn choose_patch(options: &DeployOptions, offer: &Offer) -> Option<(u32, PatchOffer)> {
+    if offer.patches.is_empty() {
+        return None;
+    }
+    let installer = Installer::new(installer_config(options)).ok()?;
+    let name = PackageName::new(&offer.assignment.package).ok()?;
+    installer.installed(&name).ok()??;
+    let tar = installer.installed_tar(&name).ok()?;
+    let installed: [u8; 32] = Sha256::digest(&tar).into();
+    let (index, patch) = offer
+        .patches
+        .iter()
+        .enumerate()
+        .find(|(_, patch)| patch.from_tar_sha256 == installed)?;
+    Some((u32::try_from(index).ok()?, patch.clone()))
+}
+
+/// Rebuilds the package from the installed tar and a patch, both checked against the
+/// publisher's metadata, and installs it. `Err` means the patch was unusable and nothing
+/// was installed: the caller fetches the full package.
+fn install_patch(
+    options: &DeployOptions,
+    offer: &Offer,
+    patch: &PatchOffer,
+    bytes: Vec<u8>,
+) -> Result<(Outcome, String), String> {
     let now = SystemTime::now();
+    let trust = trusted(options, offer).map_err(|(_, detail)| detail)?;
+    let patch_name = PackagePath::new(&patch.target).map_err(|e| e.to_string())?;
+    let verified_patch = trust
+        .verify_target(&patch_name, bytes, now)
+        .map_err(|e| format!("patch {patch_name}: {e}"))?;
+    let installer = Installer::new(installer_config(options)).map_err(|e| e.to_string())?;
+    let name = PackageName::new(&offer.assignment.package).map_err(|e| e.to_string())?;
+    let old = installer.installed_tar(&name).map_err(|e| e.to_string())?;
+    let limits = PatchLimits::default();
+    let tar = hotline_packages::delta::apply(&old, verified_patch.bytes(), &limits)
+        .map_err(|e| format!("applying {patch_name}: {e}"))?;
+    let target_name = PackagePath::new(&offer.assignment.target).map_err(|e| e.to_string())?;
+    // The rebuilt tar must be exactly the one the publisher signed for the new package.
+    let target = trust
+        .verify_patched_target(&target_name, tar, now)
+        .map_err(|e| format!("patched result: {e}"))?;
+    Ok(install_verified(options, offer, target))
+}
+
+/// The publisher's metadata, refreshed from the pinned root with the offered files.
+fn trusted(options: &DeployOptions, offer: &Offer) -> Result<TrustedSet, (Outcome, String)> {
     let refused = |detail: String| (Outcome::RefusedVerification, detail);
     let mut trust = match load_state(&options.state, MetadataLimits::default()) {
         Ok(Some(set)) => set,
         Ok(None) => {
-            return refused("no publisher root is pinned (hotline-agent trust-root)".into());
+            let detail = "no publisher root is pinned (hotline-agent trust-root)";
+            return Err(refused(detail.into()));
         }
-        Err(error) => return refused(format!("trust state: {error}")),
+        Err(error) => return Err(refused(format!("trust state: {error}"))),
     };
     let fetch = |name: &str| {
         offer
@@ -236,20 +351,57 @@ fn install(options: &DeployOptions, offer: &Offer, bytes: Vec<u8>) -> (Outcome, 
             .find(|f| f.name == name)
             .map(|f| f.bytes.clone())
     };
-    if let Err(error) = trust.refresh(now, fetch) {
-        return refused(format!("publisher metadata: {error}"));
+    if let Err(error) = trust.refresh(SystemTime::now(), fetch) {
+        return Err(refused(format!("publisher metadata: {error}")));
     }
     if let Err(error) = save_state(&options.state, &trust) {
-        return (Outcome::Failed, format!("saving the trust state: {error}"));
+        return Err((Outcome::Failed, format!("saving the trust state: {error}")));
     }
+    Ok(trust)
+}
+
+fn installer_config(options: &DeployOptions) -> InstallerConfig {
+    InstallerConfig {
+        root: options.install_root.clone(),
+        state_dir: options.packages_dir(),
+        environment: options.environment.clone(),
+        host: Host::current(),
+        limits: Limits::default(),
+    }
+}
+
+/// Verifies the full package's bytes against the publisher's metadata and installs them.
+fn install(options: &DeployOptions, offer: &Offer, bytes: Vec<u8>) -> (Outcome, String) {
+    let trust = match trusted(options, offer) {
+        Ok(trust) => trust,
+        Err(refusal) => return refusal,
+    };
     let name = match PackagePath::new(&offer.assignment.target) {
         Ok(name) => name,
-        Err(error) => return refused(format!("target name: {error}")),
+        Err(error) => {
+            return (
+                Outcome::RefusedVerification,
+                format!("target name: {error}"),
+            );
+        }
     };
-    let target = match trust.verify_target(&name, bytes, now) {
-        Ok(target) => target,
-        Err(error) => return refused(format!("target {name}: {error}")),
-    };
+    match trust.verify_target(&name, bytes, SystemTime::now()) {
+        Ok(target) => install_verified(options, offer, target),
+        Err(error) => (
+            Outcome::RefusedVerification,
+            format!("target {name}: {error}"),
+        ),
+    }
+}
+
+/// Checks that the verified package is the assigned package and version, and installs it.
+fn install_verified(
+    options: &DeployOptions,
+    offer: &Offer,
+    target: VerifiedTarget,
+) -> (Outcome, String) {
+    let refused = |detail: String| (Outcome::RefusedVerification, detail);
+    let name = target.name().clone();
     let package = match Package::from_verified(target, &Limits::default()) {
         Ok(package) => package,
         Err(error) => return refused(format!("package {name}: {error}")),
@@ -264,14 +416,8 @@ fn install(options: &DeployOptions, offer: &Offer, bytes: Vec<u8>) -> (Outcome, 
         ));
     }
 
-    let config = InstallerConfig {
-        root: options.install_root.clone(),
-        state_dir: options.packages_dir(),
-        environment: options.environment.clone(),
-        host: Host::current(),
-        limits: Limits::default(),
-    };
-    let result = Installer::new(config).and_then(|installer| installer.install(&package));
+    let result =
+        Installer::new(installer_config(options)).and_then(|installer| installer.install(&package));
     match result {
         Ok(InstallOutcome::Installed {
             reboot: Reboot::NotNeeded,

@@ -107,30 +107,35 @@ pub async fn publish(dir: &DataDir, store: &Store, source: &Path) -> Result<Publ
             bail!("target {name} does not have the SHA-256 the targets metadata names");
         }
         let sha256 = digest.to_hex();
-        let (package, version) = if name.as_str().ends_with(".hpkg") {
+        let mut row = TargetRow {
+            name: name.to_string(),
+            sha256: sha256.clone(),
+            length: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            package: None,
+            version: None,
+            unpacked_sha256: None,
+            patch_from: None,
+            patch_to: None,
+        };
+        if name.as_str().ends_with(".hpkg") {
             let package = Package::from_hpkg(bytes.clone(), &Limits::default())
                 .with_context(|| format!("target {name} is not a valid package"))?;
             let manifest = package.manifest();
-            (
-                Some(manifest.name.to_string()),
-                Some(manifest.version.to_string()),
-            )
-        } else {
-            (None, None)
-        };
+            row.package = Some(manifest.name.to_string());
+            row.version = Some(manifest.version.to_string());
+            row.unpacked_sha256 = Some(package.unpacked_sha256().to_hex());
+        } else if name.as_str().ends_with(".hpatch") {
+            let header = hotline_packages::delta::header(&bytes)
+                .with_context(|| format!("target {name} is not a valid patch"))?;
+            row.patch_from = Some(header.old_sha256.to_hex());
+            row.patch_to = Some(header.new_sha256.to_hex());
+        }
         let blob = blob_path(dir, &sha256);
         if blob.exists() {
             published.deduplicated += 1;
         } else {
             crate::datadir::write_private(&blob, &bytes)?;
         }
-        let row = TargetRow {
-            name: name.to_string(),
-            sha256,
-            length: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-            package,
-            version,
-        };
         store.put_target(&row, now).await?;
         published.targets.push(row);
     }

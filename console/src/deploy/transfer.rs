@@ -11,7 +11,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use hotline_protocol::DeviceId;
 use hotline_protocol::codec::{Wire, encode_frame};
 use hotline_protocol::deploy::{
-    Assignment, DEPLOY_FRAME_LIMIT, DeployDown, DeployUp, MetadataFile, Offer, Outcome,
+    Assignment, DEPLOY_FRAME_LIMIT, DeployDown, DeployUp, MAX_PATCHES, MetadataFile, Offer,
+    Outcome, PatchOffer,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
@@ -113,7 +114,9 @@ async fn attempt(
         .filter(|(name, _)| name != "root.json")
         .map(|(name, bytes)| MetadataFile { name, bytes })
         .collect();
+    let patches = patches(deployer, deployment).await?;
     let offer = Offer {
+        patches: patches.iter().map(|(offer, _)| offer.clone()).collect(),
         signature: deployer.key.sign(&assignment)?,
         console_key: deployer.key.public(),
         metadata,
@@ -131,6 +134,7 @@ async fn attempt(
     debug!(%device, deployment = deployment.id, nonce, "offered an assignment");
 
     let mut fetched = false;
+    let mut patch_fetched = false;
     loop {
         let payload = tokio::time::timeout(REPORT_TIMEOUT, reader.next_frame())
             .await
@@ -144,7 +148,23 @@ async fn attempt(
                     bail!("the device asked for chunk {from} of {chunks}, or asked twice");
                 }
                 fetched = true;
-                send_chunks(deployer, (deployment, device), &mut send, from, chunks).await?;
+                let blob = (deployment.sha256.as_str(), chunks);
+                send_chunks(deployer, (deployment, device), &mut send, blob, from).await?;
+            }
+            DeployUp::FetchPatch { patch, from } => {
+                let chosen = usize::try_from(patch).ok().and_then(|i| patches.get(i));
+                let Some((offered, sha256)) = chosen else {
+                    bail!("the device asked for patch {patch}, which was not offered");
+                };
+                let count = offered
+                    .length
+                    .div_ceil(u64::from(deployer.config.chunk_size()));
+                if patch_fetched || fetched || from > count {
+                    bail!("the device asked for patch chunk {from} of {count}, or asked twice");
+                }
+                patch_fetched = true;
+                let blob = (sha256.as_str(), count);
+                send_chunks(deployer, (deployment, device), &mut send, blob, from).await?;
             }
             DeployUp::Report { outcome, detail } => {
                 send.finish().ok();
@@ -152,6 +172,39 @@ async fn attempt(
             }
         }
     }
+}
+
+/// Patches the repository holds towards the deployment's package, with their blob hashes.
+async fn patches(
+    deployer: &Deployer,
+    deployment: &DeploymentRow,
+) -> Result<Vec<(PatchOffer, String)>> {
+    let store = &deployer.link.store;
+    let Some(tar) = store
+        .target(&deployment.target)
+        .await?
+        .and_then(|t| t.unpacked_sha256)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut offers = Vec::new();
+    for patch in store.patches_to(&tar).await?.into_iter().take(MAX_PATCHES) {
+        let (mut sha256, mut from) = ([0u8; 32], [0u8; 32]);
+        let from_hex = patch.patch_from.as_deref().unwrap_or_default();
+        if hex::decode_to_slice(&patch.sha256, &mut sha256).is_err()
+            || hex::decode_to_slice(from_hex, &mut from).is_err()
+        {
+            continue;
+        }
+        let offer = PatchOffer {
+            target: patch.name,
+            sha256,
+            length: u64::try_from(patch.length).unwrap_or_default(),
+            from_tar_sha256: from,
+        };
+        offers.push((offer, patch.sha256));
+    }
+    Ok(offers)
 }
 
 fn assignment(
@@ -188,10 +241,10 @@ async fn send_chunks(
     deployer: &Deployer,
     (deployment, device): (&DeploymentRow, &DeviceId),
     send: &mut quinn::SendStream,
+    (sha256, chunks): (&str, u64),
     from: u64,
-    chunks: u64,
 ) -> Result<()> {
-    let path = blob_path(&deployer.dir, &deployment.sha256);
+    let path = blob_path(&deployer.dir, sha256);
     let size = deployer.config.chunk_size();
     for index in from..chunks {
         let data = {

@@ -54,6 +54,7 @@ fn a_replayed_assignment_is_refused_and_recorded() {
             console_key: key.public(),
             metadata: Vec::new(),
             chunk_size: 1024 * 1024,
+            patches: Vec::new(),
             assignment,
         };
         impostor(&data, quic, &device, offer).await
