@@ -14,7 +14,7 @@
 //!
 //! No role implies another: an admin is not an analyst unless the account holds both.
 //!
-//! FIXME: remote sessions, credential resets, deployments and policy have no API yet; their
+//! FIXME: remote sessions, credential resets and policy have no API yet; their
 //! rules are exercised by the unit tests in `authz_tests.rs` until those features call here.
 
 use hotline_protocol::DeviceId;

@@ -2,6 +2,8 @@
 //! loopback: results on the ticket, resuming a cut transfer, maintenance windows, the canary
 //! gate and a console restarted mid-deployment.
 
+#[path = "deploy/api.rs"]
+mod api;
 #[path = "deploy/delta.rs"]
 mod delta;
 #[path = "deploy/fixture.rs"]

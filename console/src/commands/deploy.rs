@@ -144,12 +144,14 @@ async fn dispatch(store: &Store, action: &DeployAction) -> Result<()> {
     }
 }
 
-struct Options {
-    canary: i64,
-    failure: i64,
-    not_before: i64,
-    deadline: Option<i64>,
-    window: Option<Window>,
+/// The schedule and gate of a new deployment.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub canary: i64,
+    pub failure: i64,
+    pub not_before: i64,
+    pub deadline: Option<i64>,
+    pub window: Option<Window>,
 }
 
 async fn create(
@@ -162,9 +164,6 @@ async fn create(
 ) -> Result<i64> {
     let Some((name, version)) = package.split_once('@') else {
         return invalid("--package takes NAME@VERSION");
-    };
-    let Some(target) = store.package_target(name, version).await? else {
-        return not_found(format!("package {name} {version} is not published"));
     };
 
     // The same rule the API applies: an open ticket that names every target device. A
@@ -192,8 +191,37 @@ async fn create(
         return conflict(reason);
     }
 
+    let new = new_deployment(
+        store,
+        ticket,
+        package,
+        targets,
+        options,
+        cli_actor().to_string(),
+    )
+    .await?;
+    let entry = NewEntry::new(cli_actor(), "deployment.create").ticket(Some(ticket));
+    store.create_deployment(&new, entry, unix_now()).await
+}
+
+/// The deployment of published `package` (NAME@VERSION) to `targets`, once its ticket rule
+/// has been checked: the canary share (rounded up) in wave 0, the rest in wave 1.
+pub async fn new_deployment(
+    store: &Store,
+    ticket: TicketNumber,
+    package: &str,
+    targets: Vec<DeviceId>,
+    options: &Options,
+    created_by: String,
+) -> Result<NewDeployment> {
+    let Some((name, version)) = package.split_once('@') else {
+        return invalid("the package is named NAME@VERSION");
+    };
+    let Some(target) = store.package_target(name, version).await? else {
+        return not_found(format!("package {name} {version} is not published"));
+    };
     let canary = plan::canary_size(targets.len(), options.canary);
-    let new = NewDeployment {
+    Ok(NewDeployment {
         ticket,
         package: name.to_owned(),
         version: version.to_owned(),
@@ -205,15 +233,13 @@ async fn create(
         not_before: options.not_before,
         deadline: options.deadline,
         window: options.window,
-        created_by: cli_actor().to_string(),
+        created_by,
         devices: targets
             .into_iter()
             .enumerate()
             .map(|(i, d)| (d, i64::from(i >= canary)))
             .collect(),
-    };
-    let entry = NewEntry::new(cli_actor(), "deployment.create").ticket(Some(ticket));
-    store.create_deployment(&new, entry, unix_now()).await
+    })
 }
 
 /// Why the ticket does not allow this deployment, if it does not.
@@ -346,7 +372,7 @@ fn status_lines(deployment: &DeploymentRow, devices: &[TargetDevice]) -> Vec<Str
     lines
 }
 
-fn status_json(deployment: &DeploymentRow, devices: &[TargetDevice]) -> serde_json::Value {
+pub fn status_json(deployment: &DeploymentRow, devices: &[TargetDevice]) -> serde_json::Value {
     serde_json::json!({
         "id": deployment.id,
         "ticket": deployment.ticket.0,
@@ -361,7 +387,7 @@ fn status_json(deployment: &DeploymentRow, devices: &[TargetDevice]) -> serde_js
     })
 }
 
-fn percent(text: &str) -> Result<i64> {
+pub fn percent(text: &str) -> Result<i64> {
     let number = text.trim_end_matches('%');
     match number.parse::<i64>() {
         Ok(n) if (0..=100).contains(&n) => Ok(n),
@@ -370,7 +396,7 @@ fn percent(text: &str) -> Result<i64> {
 }
 
 /// An RFC 3339 time or `+DURATION` from now, as Unix seconds.
-fn time(text: &str, now: i64) -> Result<i64> {
+pub fn time(text: &str, now: i64) -> Result<i64> {
     if let Some(delay) = text.strip_prefix('+') {
         let delay = humantime::parse_duration(delay).map_err(|e| anyhow::anyhow!("{text}: {e}"))?;
         return Ok(now + i64::try_from(delay.as_secs()).unwrap_or(i64::MAX / 2));
@@ -382,7 +408,7 @@ fn time(text: &str, now: i64) -> Result<i64> {
         .unwrap_or(0))
 }
 
-fn parse_window(text: &str, now: i64) -> Result<Window> {
+pub fn parse_window(text: &str, now: i64) -> Result<Window> {
     let (rest, every) = match text.rsplit_once('/') {
         Some((rest, every)) => (rest, humantime::parse_duration(every)?),
         None => (text, Duration::from_secs(24 * 60 * 60)),
