@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::{ApiError, AppState, Body, Caller};
 use crate::audit::NewEntry;
 use crate::authz::{Action, authorize};
-use crate::commands::deploy::{Options, new_deployment, parse_window, percent, status_json, time};
 use crate::deploy::plan;
+use crate::deploy::request::{Options, new_deployment, parse_window, percent, status_json, time};
 use crate::store::unix_now;
 use crate::tickets::TicketNumber;
 

@@ -9,6 +9,7 @@
 pub mod key;
 pub mod plan;
 pub mod repository;
+pub mod request;
 mod transfer;
 
 use std::collections::HashSet;
