@@ -98,6 +98,8 @@ pub fn time(text: &str, now: i64) -> Result<i64> {
         .unwrap_or(0))
 }
 
+// FIXME: windows are in UTC only; a window in each device's local time needs the device's
+// time zone, which the inventory does not report yet.
 pub fn parse_window(text: &str, now: i64) -> Result<Window> {
     let (rest, every) = match text.rsplit_once('/') {
         Some((rest, every)) => (rest, humantime::parse_duration(every)?),

@@ -337,6 +337,7 @@ impl Store {
 
     /// Marks a pending device as being sent its assignment, recording the nonce signed for
     /// it. Returns false when another attempt already holds it.
+    // FIXME: signed nonces are kept forever; rows past their expiry could be pruned.
     pub async fn claim_device(
         &self,
         id: i64,
