@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod consent;
 pub mod credentials;
+pub mod deploy;
 pub mod enroll;
 pub mod inventory;
 pub mod link;

@@ -75,6 +75,8 @@ pub struct LinkHooks {
     pub credentials: Option<Arc<Credentials>>,
     /// Runs screen sessions; without it every request is refused.
     pub sessions: Option<Arc<Sessions>>,
+    /// Where deployments install; without it, deployment streams are not accepted.
+    pub deploy: Option<Arc<crate::deploy::DeployOptions>>,
 }
 
 impl std::fmt::Debug for LinkHooks {
@@ -115,6 +117,7 @@ pub async fn run(
                 hooks.credentials.as_ref(),
                 hooks.sessions.as_ref(),
             ),
+            (hooks.deploy.clone(), hooks.audit.clone()),
             &mut shutdown,
         );
         let ended = match attempt.await {
@@ -192,6 +195,10 @@ async fn connect_once(
     endpoint: &mut Option<quinn::Endpoint>,
     (inventory, options): (&dyn InventorySource, LinkOptions),
     (report, audit, credentials, sessions): Shared<'_>,
+    (deploy, shared_audit): (
+        Option<Arc<crate::deploy::DeployOptions>>,
+        Option<Arc<Audit>>,
+    ),
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended> {
     // Resolve on every attempt: the console may have moved.
@@ -263,6 +270,15 @@ async fn connect_once(
             }
             Some(report) = reported.recv() => {
                 vec![AgentOutput::Send(AgentMessage::Session(Box::new(report)))]
+            }
+            // Deployment streams the console opens, each served on its own task so a
+            // transfer never holds up the control stream.
+            Ok(streams) = connection.accept_bi(), if established && deploy.is_some() => {
+                if let Some(options) = deploy.clone() {
+                    let device = state.device.clone();
+                    tokio::spawn(crate::deploy::serve(options, device, shared_audit.clone(), streams));
+                }
+                Vec::new()
             }
             _ = shutdown.changed() => {
                 connection.close(CloseCode::Normal.to_u32().into(), b"agent stopping");

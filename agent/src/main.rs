@@ -50,6 +50,22 @@ enum Command {
         /// The agent's state directory.
         #[arg(long)]
         state: PathBuf,
+        /// The directory package payload paths are relative to.
+        #[arg(long, default_value = "/")]
+        install_root: PathBuf,
+        /// KEY=VALUE added to the otherwise empty environment of package steps (for example
+        /// CUPS_SERVER); repeat for several.
+        #[arg(long = "step-env", value_parser = parse_env)]
+        step_env: Vec<(String, String)>,
+    },
+    /// Pin the publisher's root metadata (root.json, version 1 or later) that packages must
+    /// chain to; refused once a root is pinned.
+    TrustRoot {
+        /// The agent's state directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// The publisher's signed root metadata.
+        root: PathBuf,
     },
     /// Inspect the local audit log.
     Audit {
@@ -201,7 +217,12 @@ async fn run(command: Command) -> Result<()> {
                 .context("recording the enrollment in the audit log")?;
             Ok(())
         }
-        Command::Run { state: dir } => {
+        Command::TrustRoot { state, root } => trust_root(&state, &root),
+        Command::Run {
+            state: dir,
+            install_root,
+            step_env,
+        } => {
             let state = StateDir::new(&dir).load()?;
             let audit = Arc::new(open_audit(&dir)?);
             let version = serde_json::json!({ "version": env!("CARGO_PKG_VERSION") });
@@ -216,10 +237,16 @@ async fn run(command: Command) -> Result<()> {
             });
             let inventory = inventory::platform();
             let options = LinkOptions::default();
+            let deploy = hotline_agent::deploy::DeployOptions {
+                state: dir.clone(),
+                install_root,
+                environment: step_env,
+            };
             let hooks = LinkHooks {
                 audit: Some(audit.clone()),
                 credentials: Some(Arc::new(credentials(&dir, &state, audit.clone())?)),
                 sessions: Some(Arc::new(sessions(&state, audit.clone()))),
+                deploy: Some(Arc::new(deploy)),
                 ..LinkHooks::default()
             };
             link::run(&state, inventory.as_ref(), options, hooks, stopped).await?;
@@ -343,6 +370,33 @@ fn sessions(state: &AgentState, audit: Arc<Audit>) -> Sessions {
         audit,
         inventory::platform(),
     )
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+/// Pins the publisher's root: checked to be well formed and signed by its own threshold,
+/// written as the start of the trust state, and recorded in the audit log. A root already
+/// pinned is moved on only by rotations the publisher signs, never by this command.
+fn trust_root(state: &Path, root: &Path) -> Result<()> {
+    use hotline_packages::trust::{MetadataLimits, TrustedSet, load_state, save_state};
+    StateDir::new(state).load()?;
+    if load_state(state, MetadataLimits::default())?.is_some() {
+        anyhow::bail!("a publisher root is already pinned in {}", state.display());
+    }
+    let bytes = std::fs::read(root).with_context(|| format!("reading {}", root.display()))?;
+    let set = TrustedSet::pin(&bytes, MetadataLimits::default())
+        .context("the root is not valid or not signed by its own threshold")?;
+    save_state(state, &set)?;
+    let params = serde_json::json!({ "root_version": set.root().version });
+    open_audit(state)?
+        .append("deploy.root-pinned", &params, None, Outcome::Ok)
+        .context("recording the pinned root in the audit log")?;
+    Ok(())
 }
 
 /// Opens the audit log, saying which command repairs a damaged one.

@@ -14,9 +14,9 @@
 //!
 //! No role implies another: an admin is not an analyst unless the account holds both.
 //!
-//! FIXME: remote sessions, deployments and policy have no API yet; their rules are exercised
-//! by the unit tests in `authz_tests.rs` until those features call here. Credential resets
-//! call here from `api/credentials.rs`.
+//! FIXME: policy has no API yet; its rules are exercised by the unit tests in
+//! `authz_tests.rs`. Remote sessions call here from `web/screen.rs`, credential resets from
+//! `api/credentials.rs`, deployments from `api/deployments.rs` and the deploy commands.
 
 use hotline_protocol::DeviceId;
 use serde_json::json;

@@ -47,6 +47,10 @@ pub enum Command {
     Audit(crate::commands::audit::AuditArgs),
     /// The outbound webhook that receives every audit entry, signed with HMAC-SHA256.
     Webhook(crate::commands::webhook::WebhookArgs),
+    /// The package repository: publish a publisher's signed repository, list targets.
+    Package(crate::commands::package::PackageArgs),
+    /// Deployments: create, status, list, pause, resume, cancel.
+    Deploy(crate::commands::deploy::DeployArgs),
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,8 @@ pub struct Config {
     /// How long a caller has to answer a remote session's prompt, in seconds; no answer
     /// is a refusal.
     pub consent_timeout_secs: u64,
+    /// Package transfers and deployments (`[deploy]`).
+    pub deploy: crate::deploy::DeployConfig,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             idle_timeout_secs: 30,
             max_agents: 20_000,
             consent_timeout_secs: 30,
+            deploy: crate::deploy::DeployConfig::default(),
         }
     }
 }

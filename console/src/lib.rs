@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod credentials;
 pub mod datadir;
+pub mod deploy;
 pub mod link;
 pub mod output;
 pub mod rejected;

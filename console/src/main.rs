@@ -44,6 +44,8 @@ fn main() -> ExitCode {
             Command::Audit(args) => commands::audit::run(&dir, args).await,
             Command::Credential(args) => commands::credential::run(&dir, args).await,
             Command::Webhook(args) => commands::webhook::run(&dir, args).await,
+            Command::Package(args) => commands::package::run(&dir, args).await,
+            Command::Deploy(args) => commands::deploy::run(&dir, args).await,
         }
     });
     match result {

@@ -11,6 +11,7 @@ use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::deploy::{DEPLOY_FRAME_LIMIT, DeployDown, DeployUp, OfferBody};
 use crate::enroll::{EnrollReply, EnrollRequest};
 use crate::messages::{AgentMessage, ConsoleMessage};
 
@@ -72,6 +73,9 @@ wire!(
 );
 wire!(EnrollRequest, "enroll request", None, ENROLL_FRAME_LIMIT);
 wire!(EnrollReply, "enroll reply", Some(2), ENROLL_FRAME_LIMIT);
+wire!(DeployDown, "deploy message", Some(2), DEPLOY_FRAME_LIMIT);
+wire!(DeployUp, "deploy reply", Some(3), DEPLOY_FRAME_LIMIT);
+wire!(OfferBody, "assignment", None, DEPLOY_FRAME_LIMIT);
 
 /// A message that could not be encoded. Only our own bug or an oversized message of our own
 /// making leads here, never a peer.

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod close;
 pub mod codec;
 pub mod credentials;
+pub mod deploy;
 pub mod enroll;
 pub mod ids;
 pub mod input;

@@ -68,11 +68,53 @@ impl Agent {
     }
 
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Where `start_installing` installs packages.
+    pub fn install_root(&self) -> PathBuf {
+        self.root.path().join("install-root")
+    }
+
+    /// Starts the agent with packages installing under [`Agent::install_root`].
+    pub fn start_installing(&mut self) {
+        self.start_installing_with(&[]);
+    }
+
+    /// As [`Agent::start_installing`], with `KEY=VALUE` variables for package steps.
+    pub fn start_installing_with(&mut self, step_env: &[String]) {
+        std::fs::create_dir_all(self.install_root()).expect("install root");
+        let root = self.install_root();
+        let mut args: Vec<&std::ffi::OsStr> = vec!["--install-root".as_ref(), root.as_os_str()];
+        for variable in step_env {
+            args.extend_from_slice(&["--step-env".as_ref(), variable.as_ref()]);
+        }
+        self.start_with(&args);
+    }
+
+    /// `hotline-agent trust-root`: pins the publisher's root metadata at `path`.
+    pub fn trust_root(&self, path: &std::path::Path) {
+        let output = Command::new(bin_dir().join("hotline-agent"))
+            .arg("trust-root")
+            .arg("--state")
+            .arg(self.state())
+            .arg(path)
+            .output()
+            .expect("agent CLI runs");
+        assert!(
+            output.status.success(),
+            "trust-root failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn start_with(&mut self, extra: &[&std::ffi::OsStr]) {
         let log = std::fs::File::create(self.log_path()).expect("log file");
         let child = Command::new(bin_dir().join("hotline-agent"))
             .arg("run")
             .arg("--state")
             .arg(self.state())
+            .args(extra)
             .env("HOTLINE_LOG", &self.log_filter)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::null())

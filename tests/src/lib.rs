@@ -5,6 +5,7 @@ pub mod agent;
 pub mod api;
 pub mod browser;
 pub mod console;
+pub mod cupsd;
 pub mod guard;
 pub mod picture;
 pub mod raw;

@@ -10,6 +10,7 @@ mod audit;
 mod body;
 mod caller;
 mod credentials;
+mod deployments;
 mod devices;
 mod error;
 mod session;
@@ -71,6 +72,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/tokens", &["get", "post"]),
     ("/api/tokens/{id}", &["delete"]),
     ("/api/audit", &["get"]),
+    ("/api/deployments", &["post"]),
+    ("/api/deployments/{id}", &["get"]),
+    ("/api/deployments/{id}/state", &["post"]),
 ];
 
 fn mount(
@@ -131,6 +135,13 @@ pub fn router() -> Router<AppState> {
     );
     router = mount(router, "/api/tokens/{id}", delete(analysts::revoke_token));
     router = mount(router, "/api/audit", get(audit::list));
+    router = mount(router, "/api/deployments", post(deployments::create));
+    router = mount(router, "/api/deployments/{id}", get(deployments::show));
+    router = mount(
+        router,
+        "/api/deployments/{id}/state",
+        post(deployments::set_state),
+    );
     router.layer(DefaultBodyLimit::max(MAX_BODY))
 }
 

@@ -3,9 +3,11 @@
 pub mod analyst;
 pub mod audit;
 pub mod credential;
+pub mod deploy;
 pub mod devices;
 pub mod events;
 pub mod init;
+pub mod package;
 pub mod serve;
 pub mod ticket;
 pub mod token;

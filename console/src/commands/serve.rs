@@ -78,6 +78,14 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
     ));
     let flush = tokio::spawn(link::flush_loop(link.clone(), stopped.clone()));
     let revocations = tokio::spawn(link::revocation_loop(link.clone(), stopped.clone()));
+    let key = crate::deploy::AssignmentKey::load_or_create(dir)?;
+    let deployer = Arc::new(crate::deploy::Deployer::new(
+        link.clone(),
+        dir.clone(),
+        config.deploy.clone(),
+        key,
+    ));
+    let deployments = tokio::spawn(crate::deploy::run(deployer, stopped.clone()));
     let web_handle = axum_server::Handle::new();
     let https_config =
         axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls::https_server(&identity)?));
@@ -124,7 +132,7 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
     tokio::time::timeout(Duration::from_secs(3), endpoint.wait_idle())
         .await
         .ok();
-    for task in [accept, flush, feed, webhook] {
+    for task in [accept, flush, feed, webhook, deployments] {
         task.await.ok();
     }
     if let Ok(Err(error)) = revocations.await {

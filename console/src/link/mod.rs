@@ -5,7 +5,7 @@ mod device;
 mod enroll;
 mod frames;
 mod registry;
-mod wire;
+pub(crate) mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -150,6 +150,13 @@ impl Registry {
             .is_some_and(|entry| entry.commands.try_send(Command::Message(message)).is_ok())
     }
 
+    /// The device's live connection, for opening a deployment stream on it.
+    pub fn connection(&self, device: &DeviceId) -> Option<quinn::Connection> {
+        self.lock()
+            .get(device)
+            .map(|entry| entry.connection.clone())
+    }
+
     pub fn is_connected(&self, device: &DeviceId) -> bool {
         self.lock().contains_key(device)
     }

@@ -4,7 +4,7 @@ use hotline_protocol::codec::{FrameDecoder, FrameError};
 
 /// Why a stream stopped yielding frames.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ReadFrameError {
+pub(crate) enum ReadFrameError {
     #[error(transparent)]
     Frame(#[from] FrameError),
     #[error("stream: {0}")]
@@ -13,14 +13,14 @@ pub(super) enum ReadFrameError {
 
 /// A receive stream cut into frame payloads.
 #[derive(Debug)]
-pub(super) struct FrameReader {
+pub(crate) struct FrameReader {
     recv: quinn::RecvStream,
     decoder: FrameDecoder,
     pending: Option<quinn::Chunk>,
 }
 
 impl FrameReader {
-    pub(super) fn new(recv: quinn::RecvStream, limit: usize) -> FrameReader {
+    pub(crate) fn new(recv: quinn::RecvStream, limit: usize) -> FrameReader {
         FrameReader {
             recv,
             decoder: FrameDecoder::new(limit),
@@ -37,7 +37,7 @@ impl FrameReader {
     ///
     /// Cancel-safe: every byte read is kept in `self` before the next await, so this can be
     /// a branch of `select!`.
-    pub(super) async fn next_frame(&mut self) -> Result<Option<Vec<u8>>, ReadFrameError> {
+    pub(crate) async fn next_frame(&mut self) -> Result<Option<Vec<u8>>, ReadFrameError> {
         loop {
             if let Some(payload) = self.decoder.take_frame() {
                 return Ok(Some(payload));

@@ -5,8 +5,10 @@ mod accounts;
 mod agent_audit;
 mod api_tokens;
 mod audit;
+mod deployments;
 mod devices;
 mod events;
+mod repository;
 mod tickets;
 mod tokens;
 mod webhooks;
@@ -25,8 +27,10 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use agent_audit::{AgentAuditRow, Ingested};
+pub use deployments::{DeploymentRow, DeviceResult, NewDeployment, TargetDevice, Window};
 pub use devices::{DeviceRecord, Presence};
 pub use events::LinkEvent;
+pub use repository::TargetRow;
 pub use tokens::TokenCheck;
 
 pub use accounts::{Account, ApiTokenInfo, secret_hash};
@@ -50,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "agent_audit",
         include_str!("../../migrations/0003_agent_audit.sql"),
+    ),
+    (
+        4,
+        "deploy",
+        include_str!("../../migrations/0004_deploy.sql"),
     ),
 ];
 

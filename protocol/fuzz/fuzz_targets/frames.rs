@@ -9,6 +9,7 @@ use std::fmt::Debug;
 
 use hotline_protocol::codec::{CONTROL_FRAME_LIMIT, FrameDecoder, FrameError, LENGTH_PREFIX};
 use hotline_protocol::codec::{Wire, peek_version};
+use hotline_protocol::deploy::{DeployDown, DeployUp};
 use hotline_protocol::enroll::{EnrollReply, EnrollRequest};
 use hotline_protocol::messages::{AgentMessage, ConsoleMessage};
 use libfuzzer_sys::fuzz_target;
@@ -157,6 +158,14 @@ fn check_payload(payload: &[u8]) {
         assert_eq!(peek_version(payload, false), Some(request.protocol));
     }
     round_trip::<EnrollReply>(payload);
+    // Deployment streams: an offer's limit check runs on whatever decodes, and must not
+    // panic; neither may counting its chunks.
+    if let Some(DeployDown::Offer(offer)) = round_trip::<DeployDown>(payload) {
+        let _ = offer.check_limits();
+        let _ = offer.chunk_count();
+        let _ = offer.assignment.signing_bytes();
+    }
+    round_trip::<DeployUp>(payload);
 }
 
 /// Decodes `payload` as `M`; when that succeeds, checks that the message re-encodes and that

@@ -1,0 +1,93 @@
+//! `hotline-console package publish|list`: copy a publisher's signed repository into the
+//! console's repository, from the console host's shell.
+//!
+//! Publishing runs on the console host against the data directory, like the other admin
+//! commands: the publisher's keys stay on the publisher's machine, and what crosses over is
+//! only signed metadata and the files it names, each checked for its signed length and hash.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::analyst::cli_actor;
+use crate::audit::NewEntry;
+use crate::datadir::DataDir;
+use crate::deploy::repository;
+use crate::output;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    #[command(subcommand)]
+    pub action: PackageAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackageAction {
+    /// Store a publisher repository's metadata and targets (as `hotline-pkg publish` wrote them).
+    Publish {
+        /// The publisher's repository directory (with metadata/ and targets/).
+        #[arg(long)]
+        repo: PathBuf,
+    },
+    /// List the targets the repository holds.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(dir: &DataDir, args: &PackageArgs) -> Result<()> {
+    dir.require_initialised()?;
+    let store = Store::open(&dir.database(), false).await?;
+    let result = match &args.action {
+        PackageAction::Publish { repo } => publish(dir, &store, repo).await,
+        PackageAction::List { json } => list(&store, *json).await,
+    };
+    store.close().await;
+    result
+}
+
+async fn publish(dir: &DataDir, store: &Store, repo: &std::path::Path) -> Result<()> {
+    let published = repository::publish(dir, store, repo).await?;
+    let names: Vec<&str> = published.targets.iter().map(|t| t.name.as_str()).collect();
+    let entry = NewEntry::new(cli_actor(), "package.publish").params(serde_json::json!({
+        "targets": names,
+        "metadata_files": published.metadata,
+    }));
+    store.append_audit(entry).await?;
+    output::line(&format!(
+        "published {} target(s) ({} already stored) and {} metadata file(s)",
+        published.targets.len(),
+        published.deduplicated,
+        published.metadata
+    ));
+    Ok(())
+}
+
+async fn list(store: &Store, json: bool) -> Result<()> {
+    let targets = store.targets().await?;
+    if json {
+        let rows: Vec<_> = targets
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name, "sha256": t.sha256, "length": t.length,
+                    "package": t.package, "version": t.version,
+                })
+            })
+            .collect();
+        output::line(&serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for t in targets {
+        output::line(&format!(
+            "{:<40} {:>12} {}",
+            t.name,
+            t.length,
+            &t.sha256[..16.min(t.sha256.len())]
+        ));
+    }
+    Ok(())
+}

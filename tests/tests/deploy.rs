@@ -1,0 +1,16 @@
+//! End-to-end tests of deployments (issue 6) with a real console and real agent processes on
+//! loopback: results on the ticket, resuming a cut transfer, maintenance windows, the canary
+//! gate and a console restarted mid-deployment.
+
+#[path = "deploy/api.rs"]
+mod api;
+#[path = "deploy/delta.rs"]
+mod delta;
+#[path = "deploy/fixture.rs"]
+mod fixture;
+#[path = "deploy/printer.rs"]
+mod printer;
+#[path = "deploy/replay.rs"]
+mod replay;
+#[path = "deploy/rollout.rs"]
+mod rollout;
