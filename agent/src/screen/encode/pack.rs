@@ -155,6 +155,8 @@ fn jpeg(frame: &Frame, rect: Rect, quality: u8) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut encoder = JpegEncoder::new(&mut out, quality);
     encoder.set_sampling_factor(SamplingFactor::R_4_2_0);
+    // Per-image Huffman tables: about a tenth smaller, for one more pass over the blocks.
+    encoder.set_optimized_huffman_tables(true);
     match encoder.encode(&bgra, rect.w, rect.h, ColorType::Bgra) {
         Ok(()) => Some(out),
         Err(error) => {
