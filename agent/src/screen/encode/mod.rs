@@ -213,7 +213,7 @@ impl Encoder {
 
         // Pixels for the rest, and the viewer's canvas brought up to date.
         let rects = pack::rectangles(&grid, &boxes, &classes);
-        let (pixel_updates, pixels) = pack::pack(frame, &rects, self.jpeg_quality);
+        let (pixel_updates, pixels) = pack::pack(frame, &rects, self.jpeg_quality, key);
         for &(rect, _) in &rects {
             viewer.copy_rect_from(frame, rect);
         }
