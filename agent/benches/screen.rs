@@ -36,6 +36,8 @@ struct Workload {
 struct Run {
     sizes: Vec<usize>,
     elapsed: Duration,
+    /// Each frame's encode time (ours only; ffmpeg is timed as a whole).
+    times: Vec<Duration>,
     exact_frames: Option<usize>,
 }
 
@@ -51,6 +53,12 @@ impl Run {
 
     fn ms_per_frame(&self) -> f64 {
         self.elapsed.as_secs_f64() * 1000.0 / self.sizes.len() as f64
+    }
+
+    /// Mean encode time of the frames after the first.
+    fn steady_ms(&self) -> f64 {
+        let rest = self.times.get(1..).unwrap_or_default();
+        rest.iter().sum::<Duration>().as_secs_f64() * 1000.0 / rest.len().max(1) as f64
     }
 }
 
@@ -79,9 +87,9 @@ fn main() -> Result<()> {
     }
 
     println!(
-        "| workload | first frame, B (× x264) | steady, B/frame (× x264) | kbit/s at 10 fps (x264) | lossless-only steady, B/frame | encode ms/frame (× x264) | pixel-exact |"
+        "| workload | first frame, B (× x264) | steady, B/frame (× x264) | kbit/s at 10 fps (x264) | lossless-only steady, B/frame | encode ms/frame (× x264) | steady encode ms/frame | pixel-exact |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
     for (name, ours, lossless, x264) in rows {
         let exact = match ours.exact_frames {
             Some(n) if n == ours.sizes.len() => "yes".to_owned(),
@@ -89,7 +97,7 @@ fn main() -> Result<()> {
             None => "not checked".to_owned(),
         };
         println!(
-            "| {name} | {} ({}) | {:.0} ({}) | {:.1} ({:.1}) | {:.0} | {:.2} ({}) | {exact} |",
+            "| {name} | {} ({}) | {:.0} ({}) | {:.1} ({:.1}) | {:.0} | {:.2} ({}) | {:.2} | {exact} |",
             ours.first(),
             ratio(ours.first() as f64, x264.first() as f64),
             ours.steady(),
@@ -99,6 +107,7 @@ fn main() -> Result<()> {
             lossless.steady(),
             ours.ms_per_frame(),
             ratio(ours.ms_per_frame(), x264.ms_per_frame()),
+            ours.steady_ms(),
         );
     }
     Ok(())
@@ -163,9 +172,12 @@ fn read_png(path: &Path) -> Result<Frame> {
 fn run_ours(workload: &Workload, mode: Mode) -> Result<Run> {
     let mut encoder = Encoder::new(mode);
     let mut encoded = Vec::new();
+    let mut times = Vec::new();
     let start = Instant::now();
     for frame in &workload.frames {
+        let began = Instant::now();
         let result = encoder.encode(frame);
+        times.push(began.elapsed());
         if std::env::var_os("HOTLINE_BENCH_DEBUG").is_some()
             && let Some((bytes, stats)) = &result
         {
@@ -190,6 +202,7 @@ fn run_ours(workload: &Workload, mode: Mode) -> Result<Run> {
             .map(|b| b.as_ref().map_or(0, Vec::len))
             .collect(),
         elapsed,
+        times,
         exact_frames: Some(exact),
     })
 }
@@ -275,6 +288,7 @@ fn run_x264(workload: &Workload) -> Result<Run> {
     Ok(Run {
         sizes,
         elapsed,
+        times: Vec::new(),
         exact_frames: None,
     })
 }
