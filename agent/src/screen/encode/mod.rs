@@ -21,6 +21,11 @@ use copies::{Axis, Move};
 use pack::Class;
 use tiles::Grid;
 
+// FIXME: a window dragged over a photographic wallpaper costs about 1.8x x264's bytes: the
+// wallpaper it uncovers is sent lossless although the viewer saw it before; a cache of
+// earlier tile contents both sides keep would turn it into references.
+// FIXME: refinements are sent all in the frame where tiles become still, not spread over
+// the following frames, so the end of a video is a burst.
 /// Frames a lossy tile must stay unchanged before it is refined to lossless.
 pub const REFINE_AFTER: u8 = 3;
 /// A tile may go lossy when it changed in `CHURN_FRAMES` of the frames in `CHURN_WINDOW`
