@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use hotline_protocol::screen::Rect;
 
-use super::copies::Move;
+use super::copies::{HashKeyed, Move};
 use super::tiles::Grid;
 use crate::screen::Frame;
 
@@ -63,7 +63,7 @@ pub(crate) fn find_motion(old: &Frame, new: &Frame, grid: &Grid, changed: &[bool
 fn vote(old: &Frame, new: &Frame, grid: &Grid, tiles: &[usize]) -> Option<(i32, i32)> {
     // Anchors: the middle row of changed tiles, where it has detail.
     let step = tiles.len().div_ceil(MAX_ANCHORS);
-    let mut anchors: HashMap<u64, (u16, u16, u32)> = HashMap::new();
+    let mut anchors: HashKeyed<(u16, u16, u32)> = HashKeyed::default();
     for &index in tiles.iter().step_by(step) {
         let tile = grid.rect(index);
         if usize::from(tile.w) < ANCHOR {
@@ -86,7 +86,7 @@ fn vote(old: &Frame, new: &Frame, grid: &Grid, tiles: &[usize]) -> Option<(i32, 
 
     // Every position of the changed area in the old frame, by rolling hash.
     let area = tiles.iter().map(|&i| grid.rect(i)).reduce(union)?;
-    let mut found: HashMap<u64, (u16, u16)> = HashMap::new();
+    let mut found: HashKeyed<(u16, u16)> = HashKeyed::default();
     // A 64 Ki-bit filter of the anchors' hashes spares the map a lookup at nearly every
     // position.
     let mut filter = vec![0u64; 1024];
