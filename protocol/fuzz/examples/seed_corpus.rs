@@ -105,7 +105,11 @@ fn screen_seeds() -> Result<(), Box<dyn std::error::Error>> {
         ],
         pixels: Vec::new(),
     });
-    assert_eq!(key.len(), 28, "the seed's cut byte assumes a 28-byte key frame");
+    assert_eq!(
+        key.len(),
+        28,
+        "the seed's cut byte assumes a 28-byte key frame"
+    );
     let dir = Path::new("corpus/screen_frames");
     fs::create_dir_all(dir).map_err(|error| format!("creating {}: {error}", dir.display()))?;
     write(&dir.join("seed-key-delta"), &[&[7], &key, &delta])
