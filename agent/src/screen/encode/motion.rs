@@ -172,7 +172,7 @@ fn shifted_equal(old: &Frame, new: &Frame, tile: Rect, dx: i32, dy: i32) -> bool
 }
 
 /// Side of the blocks a moved region is assembled from.
-const BLOCK: u16 = 16;
+const BLOCK: u16 = 8;
 
 /// The blocks of `tile`, the last ones cut to its edge.
 fn blocks(tile: Rect) -> impl Iterator<Item = Rect> {
