@@ -124,7 +124,7 @@ impl Encoder {
         // Moved content: copies first, so only what they do not explain is sent as pixels.
         if !key {
             for axis in [Axis::Vertical, Axis::Horizontal] {
-                let changed: Vec<bool> = boxes.iter().map(Option::is_some).collect();
+                let changed = searchable(&boxes, &self.tiles);
                 let moves = copies::find_moves(viewer, frame, &grid, &changed, axis);
                 for found in &moves {
                     apply_move(viewer, &mut self.tiles, &grid, found);
@@ -141,7 +141,7 @@ impl Encoder {
             }
 
             // Then content moved both ways at once, such as a dragged window.
-            let changed: Vec<bool> = boxes.iter().map(Option::is_some).collect();
+            let changed = searchable(&boxes, &self.tiles);
             let moves = motion::find_motion(viewer, frame, &grid, &changed);
             for found in &moves {
                 apply_move(viewer, &mut self.tiles, &grid, found);
@@ -246,6 +246,17 @@ impl Encoder {
         };
         Some((encode_frame(&encoded), stats))
     }
+}
+
+/// The changed tiles worth searching for moved content: not those that went lossy in the
+/// last frame and change again (video), whose pixels never match exactly and whose search
+/// would cost more than the rest of the frame.
+fn searchable(boxes: &[Option<Rect>], tiles: &[TileState]) -> Vec<bool> {
+    boxes
+        .iter()
+        .zip(tiles)
+        .map(|(changed, state)| changed.is_some() && !(state.lossy && state.history & 1 == 1))
+        .collect()
 }
 
 /// Applies a copy to the encoder's picture of the viewer's canvas. Lossy pixels stay lossy
