@@ -76,6 +76,7 @@ fn main() -> Result<()> {
         .filter(|name| chosen.is_empty() || chosen.iter().any(|c| c == name))
         .collect();
 
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut rows = Vec::new();
     for name in names {
         let workload = load(&corpus, name)?;
@@ -110,6 +111,15 @@ fn main() -> Result<()> {
             ours.steady_ms(),
         );
     }
+    // Timings on a shared machine mean little without the load they ran under.
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let first_field = |text: &str| text.split_whitespace().next().unwrap_or("?").to_owned();
+    println!();
+    println!(
+        "Load average (1 min) at start {}, at end {}.",
+        first_field(&load_before),
+        first_field(&load_after)
+    );
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use copies::{Axis, Move};
 use pack::Class;
 use tiles::Grid;
 
-// FIXME: a window dragged over a photographic wallpaper costs about 1.8x x264's bytes: the
+// FIXME: a window dragged over a photographic wallpaper costs about 1.75x x264's bytes: the
 // wallpaper it uncovers is sent lossless although the viewer saw it before; a cache of
 // earlier tile contents both sides keep would turn it into references.
 // FIXME: refinements are sent all in the frame where tiles become still, not spread over
