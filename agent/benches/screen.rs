@@ -36,6 +36,8 @@ struct Workload {
 struct Run {
     sizes: Vec<usize>,
     elapsed: Duration,
+    /// Each frame's encode time (ours only; ffmpeg is timed as a whole).
+    times: Vec<Duration>,
     exact_frames: Option<usize>,
 }
 
@@ -51,6 +53,12 @@ impl Run {
 
     fn ms_per_frame(&self) -> f64 {
         self.elapsed.as_secs_f64() * 1000.0 / self.sizes.len() as f64
+    }
+
+    /// Mean encode time of the frames after the first.
+    fn steady_ms(&self) -> f64 {
+        let rest = self.times.get(1..).unwrap_or_default();
+        rest.iter().sum::<Duration>().as_secs_f64() * 1000.0 / rest.len().max(1) as f64
     }
 }
 
@@ -68,6 +76,7 @@ fn main() -> Result<()> {
         .filter(|name| chosen.is_empty() || chosen.iter().any(|c| c == name))
         .collect();
 
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut rows = Vec::new();
     for name in names {
         let workload = load(&corpus, name)?;
@@ -79,9 +88,9 @@ fn main() -> Result<()> {
     }
 
     println!(
-        "| workload | first frame, B (× x264) | steady, B/frame (× x264) | kbit/s at 10 fps (x264) | lossless-only steady, B/frame | encode ms/frame (× x264) | pixel-exact |"
+        "| workload | first frame, B (× x264) | steady, B/frame (× x264) | kbit/s at 10 fps (x264) | lossless-only steady, B/frame | encode ms/frame (× x264) | steady encode ms/frame | pixel-exact |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
     for (name, ours, lossless, x264) in rows {
         let exact = match ours.exact_frames {
             Some(n) if n == ours.sizes.len() => "yes".to_owned(),
@@ -89,7 +98,7 @@ fn main() -> Result<()> {
             None => "not checked".to_owned(),
         };
         println!(
-            "| {name} | {} ({}) | {:.0} ({}) | {:.1} ({:.1}) | {:.0} | {:.2} ({}) | {exact} |",
+            "| {name} | {} ({}) | {:.0} ({}) | {:.1} ({:.1}) | {:.0} | {:.2} ({}) | {:.2} | {exact} |",
             ours.first(),
             ratio(ours.first() as f64, x264.first() as f64),
             ours.steady(),
@@ -99,8 +108,18 @@ fn main() -> Result<()> {
             lossless.steady(),
             ours.ms_per_frame(),
             ratio(ours.ms_per_frame(), x264.ms_per_frame()),
+            ours.steady_ms(),
         );
     }
+    // Timings on a shared machine mean little without the load they ran under.
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let first_field = |text: &str| text.split_whitespace().next().unwrap_or("?").to_owned();
+    println!();
+    println!(
+        "Load average (1 min) at start {}, at end {}.",
+        first_field(&load_before),
+        first_field(&load_after)
+    );
     Ok(())
 }
 
@@ -163,9 +182,12 @@ fn read_png(path: &Path) -> Result<Frame> {
 fn run_ours(workload: &Workload, mode: Mode) -> Result<Run> {
     let mut encoder = Encoder::new(mode);
     let mut encoded = Vec::new();
+    let mut times = Vec::new();
     let start = Instant::now();
     for frame in &workload.frames {
+        let began = Instant::now();
         let result = encoder.encode(frame);
+        times.push(began.elapsed());
         if std::env::var_os("HOTLINE_BENCH_DEBUG").is_some()
             && let Some((bytes, stats)) = &result
         {
@@ -190,6 +212,7 @@ fn run_ours(workload: &Workload, mode: Mode) -> Result<Run> {
             .map(|b| b.as_ref().map_or(0, Vec::len))
             .collect(),
         elapsed,
+        times,
         exact_frames: Some(exact),
     })
 }
@@ -275,6 +298,7 @@ fn run_x264(workload: &Workload) -> Result<Run> {
     Ok(Run {
         sizes,
         elapsed,
+        times: Vec::new(),
         exact_frames: None,
     })
 }

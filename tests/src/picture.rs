@@ -232,3 +232,37 @@ pub fn set_screen_size(display: &str, width: u16, height: u16) {
         resize();
     }
 }
+
+/// Declares a RandR monitor `name` covering (`x`, `y`, `width`, `height`) with no output
+/// behind it, as `xrandr --setmonitor NAME W/MMxH/MM+X+Y none` does: how a test gets a
+/// screen of several monitors from one Xvfb.
+pub fn add_monitor(display: &str, name: &str, (x, y, width, height): (i16, i16, u16, u16)) {
+    let (conn, screen) = x11rb::connect(Some(display)).expect("connecting to the X server");
+    let root = conn.setup().roots[screen].root;
+    conn.randr_query_version(1, 5)
+        .expect("the test X server answers")
+        .reply()
+        .expect("the test X server answers");
+    let atom = conn
+        .intern_atom(false, name.as_bytes())
+        .expect("the test X server answers")
+        .reply()
+        .expect("the test X server answers")
+        .atom;
+    let info = x11rb::protocol::randr::MonitorInfo {
+        name: atom,
+        primary: false,
+        automatic: false,
+        x,
+        y,
+        width,
+        height,
+        width_in_millimeters: u32::from(width) * 254 / 960,
+        height_in_millimeters: u32::from(height) * 254 / 960,
+        outputs: Vec::new(),
+    };
+    conn.randr_set_monitor(root, info)
+        .expect("the test X server answers")
+        .check()
+        .expect("the server adds the monitor");
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hotline_agent::screen::capture::x11::X11Source;
 use hotline_agent::screen::capture::{Area, CaptureError, ScreenSource};
-use hotline_tests::picture::{Picture, pattern, set_screen_size};
+use hotline_tests::picture::{Picture, add_monitor, pattern, set_screen_size};
 use hotline_tests::xvfb::{self, Xvfb};
 use hotline_tests::{bin_dir, signal, wait_for};
 
@@ -262,4 +262,42 @@ fn a_display_that_goes_away_is_reported() {
     drop(xvfb);
     let error = source.capture(&Area::Screen).unwrap_err();
     assert!(matches!(error, CaptureError::DisplayGone(_)), "{error}");
+}
+
+#[test]
+fn several_monitors_are_listed_and_each_captured_alone() {
+    let xvfb = Xvfb::start(1600, 600);
+    add_monitor(&xvfb.display, "LEFT-1", (0, 0, 1000, 600));
+    add_monitor(&xvfb.display, "RIGHT-1", (1000, 0, 600, 600));
+    let picture = pattern(1600, 600, 10);
+    let _shown = Picture::show(&xvfb.display, 1600, 600, &picture);
+
+    let mut source = X11Source::connect(Some(&xvfb.display)).unwrap();
+    let monitors = source.monitors().unwrap();
+    let layout: Vec<_> = monitors
+        .iter()
+        .map(|m| (m.name.as_str(), m.x, m.y, m.width, m.height))
+        .collect();
+    assert!(layout.contains(&("LEFT-1", 0, 0, 1000, 600)), "{layout:?}");
+    assert!(
+        layout.contains(&("RIGHT-1", 1000, 0, 600, 600)),
+        "{layout:?}"
+    );
+
+    let right = source.capture(&Area::Monitor("RIGHT-1".into())).unwrap();
+    assert_eq!((right.width(), right.height()), (600, 600));
+    let expected: Vec<u8> = picture
+        .chunks_exact(1600 * 3)
+        .flat_map(|row| row[1000 * 3..].iter().copied())
+        .collect();
+    assert!(
+        right.to_rgb() == expected,
+        "the right monitor's capture is not its part"
+    );
+
+    let error = source.capture(&Area::Monitor("NOPE".into())).unwrap_err();
+    assert!(
+        error.to_string().contains("no monitor named \"NOPE\""),
+        "{error}"
+    );
 }

@@ -1,6 +1,8 @@
 //! Writes a seed corpus for the `frames` target: one well-formed frame of every message
 //! variant, and all of them in one stream cut into small chunks, so the fuzzer starts from
-//! valid payloads instead of having to guess a length prefix that matches its bytes.
+//! valid payloads instead of having to guess a length prefix that matches its bytes. For
+//! `screen_frames`: a key frame with a fill, followed by a delta frame with a copy and a
+//! fill.
 //!
 //! Run from `protocol/fuzz`: `cargo run --example seed_corpus`.
 
@@ -66,7 +68,51 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dir.join("seed-stream"),
         &[&[3, 1, 7, 200], &frames.concat()],
     )?;
-    Ok(())
+    screen_seeds()
+}
+
+/// Two screen frames; the first byte says the first frame is 7·4 = 28 bytes long.
+fn screen_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use hotline_protocol::screen::{Rect, ScreenFrame, Update, encode_frame};
+
+    let rect = |x, y, w, h| Rect { x, y, w, h };
+    let key = encode_frame(&ScreenFrame {
+        key: true,
+        width: 64,
+        height: 48,
+        seq: 1,
+        updates: vec![Update::Fill {
+            rect: rect(0, 0, 64, 48),
+            rgb: [200, 100, 50],
+        }],
+        pixels: Vec::new(),
+    });
+    let delta = encode_frame(&ScreenFrame {
+        key: false,
+        width: 64,
+        height: 48,
+        seq: 2,
+        updates: vec![
+            Update::Fill {
+                rect: rect(3, 5, 7, 9),
+                rgb: [1, 2, 3],
+            },
+            Update::Copy {
+                rect: rect(10, 20, 30, 20),
+                src_x: 0,
+                src_y: 0,
+            },
+        ],
+        pixels: Vec::new(),
+    });
+    assert_eq!(
+        key.len(),
+        28,
+        "the seed's cut byte assumes a 28-byte key frame"
+    );
+    let dir = Path::new("corpus/screen_frames");
+    fs::create_dir_all(dir).map_err(|error| format!("creating {}: {error}", dir.display()))?;
+    write(&dir.join("seed-key-delta"), &[&[7], &key, &delta])
 }
 
 fn frame<M: Wire>(message: &M) -> Result<Vec<u8>, Box<dyn std::error::Error>> {

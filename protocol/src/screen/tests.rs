@@ -183,3 +183,44 @@ fn a_jpeg_of_another_size_than_its_rectangle_is_refused() {
         "{error}"
     );
 }
+
+/// What the fuzz target checks, run on a few thousand mutations of a valid frame so that a
+/// plain `cargo test` exercises the refusals too: no panic, and whatever parses re-encodes
+/// to its own bytes.
+#[test]
+fn mutated_frames_are_refused_or_painted_without_panicking() {
+    let mut frame = key_frame();
+    frame.updates.push(Update::Copy {
+        rect: rect(0, 1, 2, 1),
+        src_x: 1,
+        src_y: 0,
+    });
+    let valid = encode_frame(&frame);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..5000 {
+        let mut bytes = valid.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % bytes.len();
+            bytes[at] = next() as u8;
+        }
+        if next() % 8 == 0 {
+            bytes.truncate((next() as usize) % bytes.len());
+        }
+        let Ok(parsed) = parse_frame(&bytes) else {
+            continue;
+        };
+        assert_eq!(encode_frame(&parsed), bytes);
+        let mut canvas = Canvas::new();
+        let _ = canvas.apply(&parsed);
+        assert_eq!(
+            canvas.rgb().len(),
+            usize::from(canvas.width()) * usize::from(canvas.height()) * 3
+        );
+    }
+}

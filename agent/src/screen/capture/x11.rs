@@ -80,23 +80,39 @@ impl X11Source {
     }
 
     /// The pixels of `rect` through the shared buffer, made anew when the size changed.
-    fn capture_shm(&mut self, (x, y, w, h): (i16, i16, u16, u16)) -> Result<Vec<u8>, CaptureError> {
+    /// Returns `Ok(None)` when the shared buffer cannot be made or attached, so the caller
+    /// falls back to `GetImage`; errors of the capture itself are errors.
+    fn capture_shm(
+        &mut self,
+        (x, y, w, h): (i16, i16, u16, u16),
+    ) -> Result<Option<Vec<u8>>, CaptureError> {
         let len = usize::from(w) * usize::from(h) * 4;
         if self.segment.as_ref().is_none_or(|s| s.buffer.len() != len) {
             self.detach();
-            let (buffer, fd) = SharedBuffer::new(len).map_err(|error| {
-                CaptureError::Refused(format!("making the shared screen buffer: {error}"))
-            })?;
+            let (buffer, fd) = match SharedBuffer::new(len) {
+                Ok(made) => made,
+                Err(error) => {
+                    tracing::debug!(%error, "cannot make the shared screen buffer");
+                    return Ok(None);
+                }
+            };
             let id = self
                 .conn
                 .generate_id()
                 .map_err(|e| CaptureError::DisplayGone(e.to_string()))?;
-            self.conn
+            let attached = self
+                .conn
                 .shm_attach_fd(id, fd, false)
                 .map_err(|e| gone(&e))?
-                .check()
-                .map_err(reply_error)?;
-            self.segment = Some(Segment { id, buffer });
+                .check();
+            match attached {
+                Ok(()) => self.segment = Some(Segment { id, buffer }),
+                Err(ReplyError::X11Error(error)) => {
+                    tracing::debug!(?error, "the X server refused the shared screen buffer");
+                    return Ok(None);
+                }
+                Err(error) => return Err(reply_error(error)),
+            }
         }
         let segment = self
             .segment
@@ -110,7 +126,7 @@ impl X11Source {
             .map_err(|e| gone(&e))?
             .reply()
             .map_err(reply_error)?;
-        Ok(segment.buffer.bytes().to_vec())
+        Ok(Some(segment.buffer.bytes().to_vec()))
     }
 
     fn capture_plain(&self, (x, y, w, h): (i16, i16, u16, u16)) -> Result<Vec<u8>, CaptureError> {
@@ -235,17 +251,15 @@ impl ScreenSource for X11Source {
         let rect = self.area_rect(area, width, height)?;
 
         let mut bgra = if self.shm_fd {
-            match self.capture_shm(rect) {
-                Ok(bytes) => bytes,
+            match self.capture_shm(rect)? {
+                Some(bytes) => bytes,
                 // A server that advertises AttachFd but refuses it (a remote display, a
                 // sandbox) still serves plain GetImage.
-                Err(CaptureError::Refused(reason)) => {
-                    tracing::debug!(%reason, "MIT-SHM refused; capturing with GetImage from now on");
+                None => {
+                    tracing::debug!("MIT-SHM unusable; capturing with GetImage from now on");
                     self.shm_fd = false;
-                    self.segment = None;
                     self.capture_plain(rect)?
                 }
-                Err(error) => return Err(error),
             }
         } else {
             self.capture_plain(rect)?
@@ -343,6 +357,9 @@ fn check_format(conn: &RustConnection, screen: usize) -> Result<Window, CaptureE
 }
 
 /// Whether the server has MIT-SHM 1.2 or later, which takes a file descriptor.
+// FIXME: servers with SHM 1.0/1.1 only get plain GetImage (slower, same pixels); a SysV
+// segment made 0600 and marked IPC_RMID once both sides attached would be as private, but
+// needs SysV calls rustix does not offer.
 fn shm_supports_fd(conn: &RustConnection) -> bool {
     let present = matches!(
         conn.extension_information(shm::X11_EXTENSION_NAME),

@@ -16,6 +16,30 @@ use hotline_protocol::screen::Rect;
 use super::tiles::{Grid, TILE};
 use crate::screen::Frame;
 
+/// A map keyed by our own line hashes: they are well mixed already, so the key is its own
+/// hash (SipHash, the default, costs more than the rest of the search).
+pub(crate) type HashKeyed<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyIsHash>>;
+
+/// The hasher of [`HashKeyed`]: takes the `u64` key as the hash.
+#[derive(Debug, Default)]
+pub(crate) struct KeyIsHash(u64);
+
+impl std::hash::Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
 /// A copy the viewer makes, in the protocol's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Move {
@@ -163,7 +187,8 @@ fn hash(bytes: &[u8]) -> u64 {
 /// The shift most changed lines of the strip agree on, if enough do.
 fn vote(strip: &Strip) -> Option<i32> {
     // Where each old line hash occurs, or `None` when it occurs more than once.
-    let mut places: HashMap<u64, Option<usize>> = HashMap::with_capacity(strip.old.len());
+    let mut places: HashKeyed<Option<usize>> = HashKeyed::default();
+    places.reserve(strip.old.len());
     for (at, &h) in strip.old.iter().enumerate() {
         places
             .entry(h)

@@ -10,6 +10,7 @@
 //! no frame at all.
 
 mod copies;
+mod motion;
 mod pack;
 mod tiles;
 
@@ -20,11 +21,20 @@ use copies::{Axis, Move};
 use pack::Class;
 use tiles::Grid;
 
+// FIXME: a window dragged over a photographic wallpaper costs about 1.75x x264's bytes: the
+// wallpaper it uncovers is sent lossless although the viewer saw it before; a cache of
+// earlier tile contents both sides keep would turn it into references.
+// FIXME: refinements are sent all in the frame where tiles become still, not spread over
+// the following frames, so the end of a video is a burst.
 /// Frames a lossy tile must stay unchanged before it is refined to lossless.
 pub const REFINE_AFTER: u8 = 3;
+/// A tile may go lossy when it changed in `CHURN_FRAMES` of the frames in `CHURN_WINDOW`
+/// (this one and the two before).
+const CHURN_WINDOW: u8 = 0b111;
+const CHURN_FRAMES: u32 = 2;
 /// Share of the screen (in tenths) that must change in one frame, after copies, before
 /// photographic tiles may go lossy: a scroll's exposed strip or a keystroke never does.
-const LOSSY_DAMAGE_TENTHS: u64 = 1;
+const LOSSY_DAMAGE_TENTHS: u64 = 2;
 
 /// Whether lossy coding is allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +62,9 @@ struct TileState {
     lossy: bool,
     /// Frames since the tile last changed, while it is lossy.
     still: u8,
+    /// One bit per recent frame, newest lowest: whether the tile changed in it (after
+    /// copies). A tile that keeps changing is the "fast-moving" kind that may go lossy.
+    history: u8,
 }
 
 /// Encodes a stream of frames of one screen for one viewer.
@@ -69,7 +82,7 @@ impl Encoder {
     pub fn new(mode: Mode) -> Encoder {
         Encoder {
             mode,
-            jpeg_quality: 70,
+            jpeg_quality: 45,
             viewer: None,
             tiles: Vec::new(),
             seq: 0,
@@ -111,7 +124,7 @@ impl Encoder {
         // Moved content: copies first, so only what they do not explain is sent as pixels.
         if !key {
             for axis in [Axis::Vertical, Axis::Horizontal] {
-                let changed: Vec<bool> = boxes.iter().map(Option::is_some).collect();
+                let changed = searchable(&boxes, &self.tiles);
                 let moves = copies::find_moves(viewer, frame, &grid, &changed, axis);
                 for found in &moves {
                     apply_move(viewer, &mut self.tiles, &grid, found);
@@ -126,6 +139,24 @@ impl Encoder {
                 }
                 stats.copies += moves.len();
             }
+
+            // Then content moved both ways at once, such as a dragged window.
+            let changed = searchable(&boxes, &self.tiles);
+            let moves = motion::find_motion(viewer, frame, &grid, &changed);
+            for found in &moves {
+                apply_move(viewer, &mut self.tiles, &grid, found);
+                updates.push(Update::Copy {
+                    rect: found.rect,
+                    src_x: found.src_x,
+                    src_y: found.src_y,
+                });
+            }
+            for found in &moves {
+                for index in grid.touched(found.rect).collect::<Vec<_>>() {
+                    boxes[index] = tiles::changed_box(viewer, frame, grid.rect(index));
+                }
+            }
+            stats.copies += moves.len();
         }
 
         // Lossy tiles that stayed still are refined: sent again, losslessly, whole.
@@ -151,16 +182,25 @@ impl Encoder {
         let screen = u64::from(frame.width()) * u64::from(frame.height());
         let lossy_allowed =
             self.mode == Mode::Auto && !key && damage * 10 >= screen * LOSSY_DAMAGE_TENTHS;
+        for (index, state) in self.tiles.iter_mut().enumerate() {
+            let changed = boxes[index].is_some() && !refine[index];
+            state.history = state.history << 1 | u8::from(changed);
+        }
+        let tiles = &self.tiles;
         let classes: Vec<Class> = (0..grid.len())
-            .map(|i| match boxes[i] {
-                Some(_)
-                    if lossy_allowed
-                        && !refine[i]
-                        && tiles::looks_photographic(frame, grid.rect(i)) =>
-                {
-                    Class::Lossy
+            .map(|i| {
+                let churning = (tiles[i].history & CHURN_WINDOW).count_ones() >= CHURN_FRAMES;
+                match boxes[i] {
+                    Some(_)
+                        if lossy_allowed
+                            && churning
+                            && !refine[i]
+                            && tiles::looks_photographic(frame, grid.rect(i)) =>
+                    {
+                        Class::Lossy
+                    }
+                    _ => Class::Lossless,
                 }
-                _ => Class::Lossless,
             })
             .collect();
         for (index, state) in self.tiles.iter_mut().enumerate() {
@@ -172,15 +212,13 @@ impl Encoder {
             if state.lossy && classes[index] == Class::Lossless {
                 boxes[index] = Some(grid.rect(index));
             }
-            *state = TileState {
-                lossy: classes[index] == Class::Lossy,
-                still: 0,
-            };
+            state.lossy = classes[index] == Class::Lossy;
+            state.still = 0;
         }
 
         // Pixels for the rest, and the viewer's canvas brought up to date.
         let rects = pack::rectangles(&grid, &boxes, &classes);
-        let (pixel_updates, pixels) = pack::pack(frame, &rects, self.jpeg_quality);
+        let (pixel_updates, pixels) = pack::pack(frame, &rects, self.jpeg_quality, key);
         for &(rect, _) in &rects {
             viewer.copy_rect_from(frame, rect);
         }
@@ -210,6 +248,17 @@ impl Encoder {
     }
 }
 
+/// The changed tiles worth searching for moved content: not those that went lossy in the
+/// last frame and change again (video), whose pixels never match exactly and whose search
+/// would cost more than the rest of the frame.
+fn searchable(boxes: &[Option<Rect>], tiles: &[TileState]) -> Vec<bool> {
+    boxes
+        .iter()
+        .zip(tiles)
+        .map(|(changed, state)| changed.is_some() && !(state.lossy && state.history & 1 == 1))
+        .collect()
+}
+
 /// Applies a copy to the encoder's picture of the viewer's canvas. Lossy pixels stay lossy
 /// where they land, so the tiles a lossy tile moves onto are refined later too.
 fn apply_move(viewer: &mut Frame, tiles: &mut [TileState], grid: &Grid, found: &Move) {
@@ -222,10 +271,8 @@ fn apply_move(viewer: &mut Frame, tiles: &mut [TileState], grid: &Grid, found: &
     viewer.copy_within(found.rect, found.src_x, found.src_y);
     if lossy_source {
         for index in grid.touched(found.rect).collect::<Vec<_>>() {
-            tiles[index] = TileState {
-                lossy: true,
-                still: 0,
-            };
+            tiles[index].lossy = true;
+            tiles[index].still = 0;
         }
     }
 }

@@ -200,3 +200,35 @@ fn lossy_video_is_refined_to_exact_once_still() {
         "a refined, still screen sends nothing"
     );
 }
+
+#[test]
+fn a_window_moved_diagonally_is_sent_as_copies() {
+    // A 300x200 "window" of text-like content over a flat desktop, moved by (+37, +23).
+    let desktop = |at: (u16, u16)| {
+        let window = ui_frame(300, 200, 8);
+        let mut frame = Frame::black(800, 600);
+        for pixel in frame.bgra.chunks_exact_mut(4) {
+            pixel.copy_from_slice(&[90, 60, 30, 255]);
+        }
+        for y in 0..200 {
+            let span = frame.span(at.0, at.1 + y, 300);
+            frame.bgra[span].copy_from_slice(window.row(0, y, 300));
+        }
+        frame
+    };
+    let (first, second) = (desktop((100, 80)), desktop((137, 103)));
+    let mut encoder = Encoder::new(Mode::Lossless);
+    let mut canvas = Canvas::new();
+    decode(&mut canvas, &encoder.encode(&first).unwrap().0);
+    let (bytes, stats) = encoder.encode(&second).unwrap();
+    decode(&mut canvas, &bytes);
+
+    assert_eq!(canvas.rgb(), second.to_rgb());
+    assert!(stats.copies >= 1, "{stats:?}");
+    // The window's pixels are not sent again: far less than the window itself.
+    assert!(
+        bytes.len() < 300 * 200 / 8,
+        "{} B for a moved window",
+        bytes.len()
+    );
+}

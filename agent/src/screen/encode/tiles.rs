@@ -107,7 +107,7 @@ pub(crate) fn looks_photographic(frame: &Frame, tile: Rect) -> bool {
 /// Largest difference (summed over R, G, B) between neighbours that counts as slight.
 const SLIGHT_STEP: u32 = 24;
 /// Share of slight steps, in percent, from which a tile counts as photographic.
-const PHOTO_PERCENT: u32 = 8;
+const PHOTO_PERCENT: u32 = 4;
 
 /// The one colour of `rect`, when it has only one.
 pub(crate) fn uniform_colour(frame: &Frame, rect: Rect) -> Option<[u8; 3]> {
