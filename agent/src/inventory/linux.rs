@@ -56,6 +56,13 @@ impl InventorySource for LinuxInventory {
 }
 
 impl LinuxInventory {
+    pub(super) fn with_utmp(utmp: &Path) -> LinuxInventory {
+        LinuxInventory {
+            utmp: utmp.to_owned(),
+            ..LinuxInventory::default()
+        }
+    }
+
     /// X11 displays from their sockets (`X0` is `:0`) and Wayland displays from the
     /// sockets in each user's runtime directory.
     fn displays(&self) -> Vec<Display> {

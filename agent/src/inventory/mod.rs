@@ -16,6 +16,12 @@ pub fn platform() -> Box<dyn InventorySource> {
     Box::new(linux::LinuxInventory::default())
 }
 
+/// The platform's inventory source, reading the signed-in users from the utmp file at
+/// `utmp` instead of the system's (a system that keeps it elsewhere, a test's own file).
+pub fn platform_with_utmp(utmp: &std::path::Path) -> Box<dyn InventorySource> {
+    Box::new(linux::LinuxInventory::with_utmp(utmp))
+}
+
 /// Cuts `text` to `limit` bytes at a character boundary, so that whatever the system
 /// reports stays within the protocol's limits.
 fn capped(text: &str, limit: usize) -> String {
