@@ -8,6 +8,7 @@ pub mod console;
 pub mod guard;
 pub mod picture;
 pub mod raw;
+pub mod utmp;
 pub mod xvfb;
 
 use std::path::PathBuf;
