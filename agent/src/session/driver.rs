@@ -203,7 +203,10 @@ fn prepare(sessions: &Sessions, request: &SessionRequest) -> Prepared {
     };
     let monitors = layout(&desktop.monitors);
     let outcome = match &target {
-        Some(target) => outcome_of(sessions.prompt.ask(target, &prompt_for(request))),
+        Some(target) => match outcome_of(sessions.prompt.ask(target, &prompt_for(request))) {
+            ConsentOutcome::CannotShow(reason) => ConsentOutcome::CannotShow(short(&reason)),
+            outcome => outcome,
+        },
         None => ConsentOutcome::Unattended,
     };
     Prepared {
