@@ -1,7 +1,8 @@
 //! The agent's screen session driver on a real X server (Xvfb with openbox): the consent
 //! prompt is clicked with xdotool, the frames the driver streams decode to what is on the
-//! screen, the analyst's pointer moves only while in control, End on the session bar stops
-//! the frames within a second, an unattended session keeps to the two-frame window and ends
+//! screen, the analyst's pointer moves only while in control (until the console or the
+//! caller's View only drops it), End on the session bar stops the frames within a second, a
+//! lost connection ends the session, an unattended session keeps to the two-frame window and ends
 //! at the console's End, and Deny, no answer, nobody signed in, a replay and a second session
 //! are refused with their reasons, each on the audit log.
 
@@ -509,5 +510,79 @@ async fn an_unattended_session_runs_without_a_prompt_and_the_console_ends_it() {
         recorded
             .iter()
             .any(|(action, _)| action == "screen.session.start")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_view_only_takes_control_back() {
+    let xvfb = Xvfb::start(1024, 768).with_window_manager();
+    let display = xvfb.display.clone();
+    let _shown = Picture::show(&display, 180, 120, &pattern(180, 120, 11));
+    let state = tempfile::tempdir().expect("temp dir");
+    let sessions = service(state.path(), &display, true);
+    let (reports_tx, mut reports) = mpsc::channel(16);
+    let (streams_tx, _streams) = mpsc::unbounded_channel();
+
+    let controls = sessions
+        .start(
+            request(1, SessionMode::Control, 20_000),
+            link(&reports_tx, &streams_tx),
+            audit::now_ms(),
+        )
+        .expect("admitted");
+    let allow = prompt_layout().allow;
+    let (x, y, w, h) = (allow.x, allow.y, allow.width, allow.height);
+    let clicker = {
+        let display = display.clone();
+        tokio::task::spawn_blocking(move || XvfbRef(display).click(PROMPT_TITLE, (x, y, w, h)))
+    };
+    let answered = next_report(&mut reports).await;
+    clicker.await.expect("clicked Allow");
+    assert!(matches!(
+        answered,
+        SessionReport::Answered {
+            outcome: ConsentOutcome::Allowed,
+            ..
+        }
+    ));
+    assert!(matches!(
+        next_report(&mut reports).await,
+        SessionReport::Started { .. }
+    ));
+
+    let view_only = bar_layout(true)
+        .view_only
+        .expect("a control session offers View only");
+    let (x, y, w, h) = (view_only.x, view_only.y, view_only.width, view_only.height);
+    let clicker = {
+        let display = display.clone();
+        tokio::task::spawn_blocking(move || XvfbRef(display).click(BAR_TITLE, (x, y, w, h)))
+    };
+    let report = next_report(&mut reports).await;
+    clicker.await.expect("clicked View only");
+    assert_eq!(
+        report,
+        SessionReport::ViewOnly {
+            id: SessionId([1; SESSION_ID_LEN]),
+            by_caller: true
+        }
+    );
+
+    // Input after that does not reach the desktop.
+    let before = xvfb.xdotool(&["getmouselocation"]);
+    controls
+        .send(SessionControl::Input {
+            id: SessionId([1; SESSION_ID_LEN]),
+            events: vec![InputEvent::PointerMove { x: 3, y: 700 }],
+        })
+        .expect("session running");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(xvfb.xdotool(&["getmouselocation"]), before);
+    drop(controls);
+    let ended = next_report(&mut reports).await;
+    assert!(
+        matches!(&ended, SessionReport::Ended { by: EndedBy::Device, reason, .. }
+            if reason.contains("connection")),
+        "{ended:?}"
     );
 }
