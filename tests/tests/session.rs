@@ -2,9 +2,9 @@
 //! prompt is clicked with xdotool, the frames the driver streams decode to what is on the
 //! screen, the analyst's pointer moves only while in control (until the console or the
 //! caller's View only drops it), End on the session bar stops the frames within a second, a
-//! lost connection ends the session, an unattended session keeps to the two-frame window and ends
-//! at the console's End, and Deny, no answer, nobody signed in, a replay and a second session
-//! are refused with their reasons, each on the audit log.
+//! lost connection ends the session, an unattended session keeps to the two-frame window and
+//! ends at the console's End, and Deny, no answer, nobody signed in, a replay and a second
+//! session are refused with their reasons, each on the audit log.
 
 use std::path::Path;
 use std::process::Command;
