@@ -12,7 +12,7 @@ use hotline_agent::consent::x11::{X11Prompt, X11SessionBar};
 use hotline_agent::consent::{ConsentPrompt, ConsentRequest, PromptTarget};
 use hotline_agent::credentials::{CredentialPolicy, Credentials, LinuxAccounts};
 use hotline_agent::enroll::enroll;
-use hotline_agent::inventory;
+use hotline_agent::inventory::{self, InventorySource};
 use hotline_agent::link::{self, LinkHooks, LinkOptions};
 use hotline_agent::session::Sessions;
 use hotline_agent::state::{AgentState, StateDir};
@@ -50,6 +50,10 @@ enum Command {
         /// The agent's state directory.
         #[arg(long)]
         state: PathBuf,
+        /// Read the signed-in users (whom consent prompts ask) from this utmp file instead
+        /// of /var/run/utmp.
+        #[arg(long, env = "HOTLINE_UTMP")]
+        utmp: Option<PathBuf>,
         /// The directory package payload paths are relative to.
         #[arg(long, default_value = "/")]
         install_root: PathBuf,
@@ -222,7 +226,12 @@ async fn run(command: Command) -> Result<()> {
             state: dir,
             install_root,
             step_env,
+            utmp,
         } => {
+            let inventory = move || match &utmp {
+                Some(utmp) => inventory::platform_with_utmp(utmp),
+                None => inventory::platform(),
+            };
             let state = StateDir::new(&dir).load()?;
             let audit = Arc::new(open_audit(&dir)?);
             let version = serde_json::json!({ "version": env!("CARGO_PKG_VERSION") });
@@ -235,7 +244,6 @@ async fn run(command: Command) -> Result<()> {
                     stop.send(true).ok();
                 }
             });
-            let inventory = inventory::platform();
             let options = LinkOptions::default();
             let deploy = hotline_agent::deploy::DeployOptions {
                 state: dir.clone(),
@@ -244,12 +252,17 @@ async fn run(command: Command) -> Result<()> {
             };
             let hooks = LinkHooks {
                 audit: Some(audit.clone()),
-                credentials: Some(Arc::new(credentials(&dir, &state, audit.clone())?)),
-                sessions: Some(Arc::new(sessions(&state, audit.clone()))),
+                credentials: Some(Arc::new(credentials(
+                    &dir,
+                    &state,
+                    audit.clone(),
+                    inventory(),
+                )?)),
+                sessions: Some(Arc::new(sessions(&state, audit.clone(), inventory()))),
                 deploy: Some(Arc::new(deploy)),
                 ..LinkHooks::default()
             };
-            link::run(&state, inventory.as_ref(), options, hooks, stopped).await?;
+            link::run(&state, inventory().as_ref(), options, hooks, stopped).await?;
             audit
                 .append("agent.stopped", &serde_json::json!({}), None, Outcome::Ok)
                 .context("recording the stop in the audit log")?;
@@ -331,9 +344,13 @@ async fn consent(command: ConsentCommand) -> Result<()> {
 }
 
 /// The credential reset service of this device: Linux accounts, the device's policy.
-fn credentials(dir: &Path, state: &AgentState, audit: Arc<Audit>) -> Result<Credentials> {
+fn credentials(
+    dir: &Path,
+    state: &AgentState,
+    audit: Arc<Audit>,
+    sessions: Box<dyn InventorySource>,
+) -> Result<Credentials> {
     let policy = CredentialPolicy::load(dir)?;
-    let sessions = inventory::platform();
     let prompt: Arc<dyn ConsentPrompt> = Arc::new(X11Prompt::default());
     Ok(Credentials::new(
         state.device.clone(),
@@ -360,7 +377,11 @@ async fn bar(target: &PromptTarget, session: &BarSession) -> Result<()> {
 }
 
 /// The screen sessions of this device: the X11 prompt and session bar, capture and input.
-fn sessions(state: &AgentState, audit: Arc<Audit>) -> Sessions {
+fn sessions(
+    state: &AgentState,
+    audit: Arc<Audit>,
+    inventory: Box<dyn InventorySource>,
+) -> Sessions {
     Sessions::new(
         state.device.clone(),
         (
@@ -368,7 +389,7 @@ fn sessions(state: &AgentState, audit: Arc<Audit>) -> Sessions {
             Arc::new(X11SessionBar::default()),
         ),
         audit,
-        inventory::platform(),
+        inventory,
     )
 }
 

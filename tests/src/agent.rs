@@ -67,6 +67,21 @@ impl Agent {
         std::fs::write(&path, serde_json::to_vec(&device).expect("JSON")).expect("written");
     }
 
+    fn utmp_path(&self) -> PathBuf {
+        self.root.path().join("utmp")
+    }
+
+    /// Makes the agent see `user` signed in on `display` from its next start, as the user
+    /// its consent prompts ask.
+    pub fn sign_in(&self, user: &str, display: &str) {
+        crate::utmp::write_session(&self.utmp_path(), user, display);
+    }
+
+    /// Makes the agent see nobody signed in from its next start.
+    pub fn sign_in_nobody(&self) {
+        std::fs::write(self.utmp_path(), b"").expect("writing the test utmp file");
+    }
+
     pub fn start(&mut self) {
         self.start_with(&[]);
     }
@@ -110,8 +125,13 @@ impl Agent {
 
     fn start_with(&mut self, extra: &[&std::ffi::OsStr]) {
         let log = std::fs::File::create(self.log_path()).expect("log file");
-        let child = Command::new(bin_dir().join("hotline-agent"))
-            .arg("run")
+        let mut command = Command::new(bin_dir().join("hotline-agent"));
+        if self.utmp_path().exists() {
+            command.arg("run").arg("--utmp").arg(self.utmp_path());
+        } else {
+            command.arg("run");
+        }
+        let child = command
             .arg("--state")
             .arg(self.state())
             .args(extra)

@@ -9,6 +9,7 @@ pub mod cupsd;
 pub mod guard;
 pub mod picture;
 pub mod raw;
+pub mod utmp;
 pub mod xvfb;
 
 use std::path::PathBuf;

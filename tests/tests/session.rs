@@ -1,7 +1,9 @@
 //! The agent's screen session driver on a real X server (Xvfb with openbox): the consent
 //! prompt is clicked with xdotool, the frames the driver streams decode to what is on the
-//! screen, the analyst's pointer moves only while in control, End on the session bar stops
-//! the frames within a second, and Deny, no answer, nobody signed in, a replay and a second
+//! screen, the analyst's pointer moves only while in control (until the console or the
+//! caller's View only drops it), End on the session bar stops the frames within a second, a
+//! lost connection ends the session, an unattended session keeps to the two-frame window and
+//! ends at the console's End, and Deny, no answer, nobody signed in, a replay and a second
 //! session are refused with their reasons, each on the audit log.
 
 use std::path::Path;
@@ -429,4 +431,158 @@ impl XvfbRef {
             .expect("xdotool runs");
         assert!(out.status.success(), "xdotool click failed");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unattended_session_runs_without_a_prompt_and_the_console_ends_it() {
+    let xvfb = Xvfb::start(640, 480);
+    let _shown = Picture::show(&xvfb.display, 640, 480, &pattern(640, 480, 5));
+    let state = tempfile::tempdir().expect("temp dir");
+    let sessions = service(state.path(), &xvfb.display, false);
+    let (reports_tx, mut reports) = mpsc::channel(16);
+    let (streams_tx, mut streams) = mpsc::unbounded_channel();
+
+    let mut unattended = request(1, SessionMode::View, 20_000);
+    unattended.unattended_allowed = true;
+    let controls = sessions
+        .start(unattended, link(&reports_tx, &streams_tx), audit::now_ms())
+        .expect("admitted");
+    let answered = next_report(&mut reports).await;
+    assert!(
+        matches!(
+            &answered,
+            SessionReport::Answered {
+                outcome: ConsentOutcome::Unattended,
+                ..
+            }
+        ),
+        "{answered:?}"
+    );
+    assert!(matches!(
+        next_report(&mut reports).await,
+        SessionReport::Started { .. }
+    ));
+
+    // Without acks the window holds two frames at most, however long the screen changes.
+    let mut stream = streams.recv().await.expect("the frame stream opened");
+    let mut id = [0u8; SESSION_ID_LEN];
+    stream.read_exact(&mut id).await.expect("the session id");
+    let key = parse_frame(&read_frame(&mut stream).await.expect("a frame")).expect("valid");
+    assert!(key.key && (key.width, key.height) == (640, 480));
+    let mut canvas = Canvas::new();
+    canvas.apply(&key).expect("the key frame applies");
+    assert_eq!(canvas.rgb(), pattern(640, 480, 5).as_slice());
+    let mut shown = Vec::new();
+    for seed in 6..10 {
+        shown.push(Picture::show(
+            &xvfb.display,
+            640,
+            480,
+            &pattern(640, 480, seed),
+        ));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    let second = tokio::time::timeout(Duration::from_secs(1), read_frame(&mut stream)).await;
+    assert!(second.is_ok_and(|frame| frame.is_some()), "a second frame");
+    let third = tokio::time::timeout(Duration::from_millis(500), read_frame(&mut stream)).await;
+    assert!(third.is_err(), "a third frame before any ack");
+
+    controls
+        .send(SessionControl::End {
+            id: SessionId(id),
+            reason: "analyst ended the session".into(),
+        })
+        .expect("session running");
+    let ended = next_report(&mut reports).await;
+    assert!(
+        matches!(&ended, SessionReport::Ended { by: EndedBy::Console, reason, .. }
+            if reason == "analyst ended the session"),
+        "{ended:?}"
+    );
+    let drained = tokio::time::timeout(Duration::from_secs(1), async {
+        while read_frame(&mut stream).await.is_some() {}
+    });
+    drained
+        .await
+        .expect("the frame stream ends within a second of End");
+    let recorded = actions(state.path());
+    assert!(
+        recorded
+            .iter()
+            .any(|(action, _)| action == "screen.session.start")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_view_only_takes_control_back() {
+    let xvfb = Xvfb::start(1024, 768).with_window_manager();
+    let display = xvfb.display.clone();
+    let _shown = Picture::show(&display, 180, 120, &pattern(180, 120, 11));
+    let state = tempfile::tempdir().expect("temp dir");
+    let sessions = service(state.path(), &display, true);
+    let (reports_tx, mut reports) = mpsc::channel(16);
+    let (streams_tx, _streams) = mpsc::unbounded_channel();
+
+    let controls = sessions
+        .start(
+            request(1, SessionMode::Control, 20_000),
+            link(&reports_tx, &streams_tx),
+            audit::now_ms(),
+        )
+        .expect("admitted");
+    let allow = prompt_layout().allow;
+    let (x, y, w, h) = (allow.x, allow.y, allow.width, allow.height);
+    let clicker = {
+        let display = display.clone();
+        tokio::task::spawn_blocking(move || XvfbRef(display).click(PROMPT_TITLE, (x, y, w, h)))
+    };
+    let answered = next_report(&mut reports).await;
+    clicker.await.expect("clicked Allow");
+    assert!(matches!(
+        answered,
+        SessionReport::Answered {
+            outcome: ConsentOutcome::Allowed,
+            ..
+        }
+    ));
+    assert!(matches!(
+        next_report(&mut reports).await,
+        SessionReport::Started { .. }
+    ));
+
+    let view_only = bar_layout(true)
+        .view_only
+        .expect("a control session offers View only");
+    let (x, y, w, h) = (view_only.x, view_only.y, view_only.width, view_only.height);
+    let clicker = {
+        let display = display.clone();
+        tokio::task::spawn_blocking(move || XvfbRef(display).click(BAR_TITLE, (x, y, w, h)))
+    };
+    let report = next_report(&mut reports).await;
+    clicker.await.expect("clicked View only");
+    assert_eq!(
+        report,
+        SessionReport::ViewOnly {
+            id: SessionId([1; SESSION_ID_LEN]),
+            by_caller: true
+        }
+    );
+
+    // Input after that does not reach the desktop.
+    let before = xvfb.xdotool(&["getmouselocation"]);
+    controls
+        .send(SessionControl::Input {
+            id: SessionId([1; SESSION_ID_LEN]),
+            events: vec![InputEvent::PointerMove { x: 3, y: 700 }],
+        })
+        .expect("session running");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(xvfb.xdotool(&["getmouselocation"]), before);
+    drop(controls);
+    let ended = next_report(&mut reports).await;
+    assert!(
+        matches!(&ended, SessionReport::Ended { by: EndedBy::Device, reason, .. }
+            if reason.contains("connection")),
+        "{ended:?}"
+    );
 }

@@ -19,18 +19,12 @@ pub(super) struct LinuxInventory {
     run_user: PathBuf,
 }
 
-/// Names another utmp file than the system's, for agents in containers that bind-mount the
-/// host's, and for tests that sign a user in on a virtual display.
-pub const UTMP_VARIABLE: &str = "HOTLINE_UTMP";
-
 impl Default for LinuxInventory {
     fn default() -> LinuxInventory {
-        let utmp =
-            std::env::var_os(UTMP_VARIABLE).map_or_else(|| "/var/run/utmp".into(), PathBuf::from);
         LinuxInventory {
             proc_root: "/proc".into(),
             os_release: "/etc/os-release".into(),
-            utmp,
+            utmp: "/var/run/utmp".into(),
             x11_sockets: "/tmp/.X11-unix".into(),
             run_user: "/run/user".into(),
         }
@@ -62,6 +56,13 @@ impl InventorySource for LinuxInventory {
 }
 
 impl LinuxInventory {
+    pub(super) fn with_utmp(utmp: &Path) -> LinuxInventory {
+        LinuxInventory {
+            utmp: utmp.to_owned(),
+            ..LinuxInventory::default()
+        }
+    }
+
     /// X11 displays from their sockets (`X0` is `:0`) and Wayland displays from the
     /// sockets in each user's runtime directory.
     fn displays(&self) -> Vec<Display> {

@@ -2,8 +2,6 @@
 //! link only sees the trait.
 
 mod linux;
-
-pub use linux::UTMP_VARIABLE;
 mod utmp;
 
 use hotline_protocol::inventory::Inventory;
@@ -16,6 +14,12 @@ pub trait InventorySource: Send + Sync {
 /// The inventory source for the platform this agent was built for.
 pub fn platform() -> Box<dyn InventorySource> {
     Box::new(linux::LinuxInventory::default())
+}
+
+/// The platform's inventory source, reading the signed-in users from the utmp file at
+/// `utmp` instead of the system's (a system that keeps it elsewhere, a test's own file).
+pub fn platform_with_utmp(utmp: &std::path::Path) -> Box<dyn InventorySource> {
+    Box::new(linux::LinuxInventory::with_utmp(utmp))
 }
 
 /// Cuts `text` to `limit` bytes at a character boundary, so that whatever the system

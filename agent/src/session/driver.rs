@@ -154,7 +154,8 @@ async fn drive_inner(
                 let ended = (EndedBy::Console, reason);
                 return report_end(&sessions, &request, &reports, ended, None).await;
             }
-            Ok(other) => debug!(?other, "session control before the start ignored"),
+            // Only the kind is logged: input may carry text the analyst types.
+            Ok(_) => debug!("session control before the start ignored"),
             Err(TryRecvError::Empty) => break,
             Err(TryRecvError::Disconnected) => {
                 let lost = (
@@ -202,7 +203,10 @@ fn prepare(sessions: &Sessions, request: &SessionRequest) -> Prepared {
     };
     let monitors = layout(&desktop.monitors);
     let outcome = match &target {
-        Some(target) => outcome_of(sessions.prompt.ask(target, &prompt_for(request))),
+        Some(target) => match outcome_of(sessions.prompt.ask(target, &prompt_for(request))) {
+            ConsentOutcome::CannotShow(reason) => ConsentOutcome::CannotShow(short(&reason)),
+            outcome => outcome,
+        },
         None => ConsentOutcome::Unattended,
     };
     Prepared {

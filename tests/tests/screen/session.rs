@@ -4,11 +4,9 @@
 //! analyst drive it; Deny and no answer refuse; the caller's End stops the frames; a device
 //! with nobody signed in tells the analyst why.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hotline_agent::consent::x11::{ARM_DELAY, BAR_TITLE, PROMPT_TITLE, bar_layout, prompt_layout};
-use hotline_agent::inventory::UTMP_VARIABLE;
 use hotline_tests::agent::Agent;
 use hotline_tests::api::Api;
 use hotline_tests::browser::{self, Browser};
@@ -23,16 +21,6 @@ const WIDTH: u16 = 1366;
 const HEIGHT: u16 = 768;
 const APPEARS: Duration = Duration::from_secs(30);
 
-/// A utmp file in which `user` is signed in on `display`, as a display manager records it.
-fn utmp_signed_in(path: &Path, user: &str, display: &str) {
-    let mut record = vec![0u8; 384];
-    record[0..2].copy_from_slice(&7i16.to_ne_bytes()); // USER_PROCESS
-    record[8..8 + display.len()].copy_from_slice(display.as_bytes());
-    record[44..44 + user.len()].copy_from_slice(user.as_bytes());
-    record[76..76 + display.len()].copy_from_slice(display.as_bytes());
-    std::fs::write(path, record).expect("utmp written");
-}
-
 /// A console whose prompts wait `consent_secs`, an agent online that sees `signed_in` (a user on
 /// the display, or nobody), and an analyst signed in to the browser on an open ticket naming
 /// the device.
@@ -40,7 +28,6 @@ struct Desk {
     console: Console,
     agent: Agent,
     ticket: i64,
-    _utmp: tempfile::TempDir,
 }
 
 fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk {
@@ -54,15 +41,14 @@ fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk
     std::fs::write(&config, text).expect("config");
     console.start();
 
-    let utmp = tempfile::tempdir().expect("tempdir");
-    let utmp_file = utmp.path().join("utmp");
-    if signed_in {
-        utmp_signed_in(&utmp_file, "root", &xvfb.display);
-    }
     let mut agent = Agent::enroll(&console.enroll_token(&[])).expect("enrolls");
-    agent
-        .env
-        .push((UTMP_VARIABLE.into(), utmp_file.display().to_string()));
+    // The agent reads its own utmp file: the user on the test display, or nobody, whatever
+    // this machine's own utmp says.
+    if signed_in {
+        agent.sign_in("root", &xvfb.display);
+    } else {
+        agent.sign_in_nobody();
+    }
     agent.env.push(("DISPLAY".into(), xvfb.display.clone()));
     agent.start();
     console.wait_status(&agent.device, "online", Duration::from_secs(15));
@@ -87,7 +73,6 @@ fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk
         console,
         agent,
         ticket,
-        _utmp: utmp,
     }
 }
 
