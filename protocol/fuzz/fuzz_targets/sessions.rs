@@ -329,7 +329,9 @@ impl Pair {
                 ConsoleOutput::Audit(entry) => {
                     assert!(entry.check().is_ok(), "console passed on a bad entry");
                 }
-                ConsoleOutput::Seen | ConsoleOutput::Close { .. } | ConsoleOutput::Credential(_) => {}
+                ConsoleOutput::Seen
+                | ConsoleOutput::Close { .. }
+                | ConsoleOutput::Credential(_) => {}
             }
         }
     }
