@@ -47,16 +47,20 @@ pub struct CredentialArgs {
 pub enum CredentialAction {
     /// List a device's local human accounts, asked of the device now.
     Accounts {
+        /// The device id, as `devices` lists it.
         device: String,
         /// The open ticket, naming the device, this is done for.
         #[arg(long)]
         ticket: i64,
+        /// Print the API's JSON answer instead of lines.
         #[arg(long)]
         json: bool,
     },
     /// Reset a local account: a temporary password, printed once, to change at next login.
     Reset {
+        /// The device id, as `devices` lists it.
         device: String,
+        /// The local account's login name.
         account: String,
         /// The open ticket, naming the device, this is done for.
         #[arg(long)]
@@ -73,6 +77,7 @@ pub enum CredentialAction {
         /// Length of the temporary password (at least 15).
         #[arg(long, default_value_t = 16)]
         length: u8,
+        /// Print the API's JSON answer instead of lines.
         #[arg(long)]
         json: bool,
     },
