@@ -17,7 +17,7 @@ use hotline_agent::link::{self, LinkHooks, LinkOptions};
 use hotline_agent::session::Sessions;
 use hotline_agent::state::{AgentState, StateDir};
 use hotline_protocol::enroll::EnrollmentString;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
@@ -234,15 +234,18 @@ async fn run(command: Command) -> Result<()> {
             };
             let state = StateDir::new(&dir).load()?;
             let audit = Arc::new(open_audit(&dir)?);
+            // The handlers go in before the start is recorded: a SIGTERM that arrives after
+            // `agent.started` is on disk must end in `agent.stopped`, not in the default
+            // action that kills the process unrecorded.
+            let signals = Signals::install()?;
             let version = serde_json::json!({ "version": env!("CARGO_PKG_VERSION") });
             audit
                 .append("agent.started", &version, None, Outcome::Ok)
                 .context("recording the start in the audit log")?;
             let (stop, stopped) = watch::channel(false);
             tokio::spawn(async move {
-                if wait_for_signal().await.is_ok() {
-                    stop.send(true).ok();
-                }
+                signals.wait().await;
+                stop.send(true).ok();
             });
             let options = LinkOptions::default();
             let deploy = hotline_agent::deploy::DeployOptions {
@@ -432,12 +435,24 @@ fn open_audit(state: &Path) -> Result<Audit> {
     })
 }
 
-async fn wait_for_signal() -> Result<()> {
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for SIGINT")?,
-        _ = terminate.recv() => {}
+/// SIGTERM and SIGINT, caught from the moment `install` returns.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
 }
