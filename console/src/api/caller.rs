@@ -74,7 +74,10 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// non-browser client).
 pub fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
+        // A browser that sends no Origin still says where a request came from in Fetch
+        // Metadata; one from another site is refused like a foreign Origin.
+        let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        return !matches!(site, Some("cross-site" | "same-site"));
     };
     let Ok(origin) = origin.to_str() else {
         return false;

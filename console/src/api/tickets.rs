@@ -276,7 +276,9 @@ pub(super) async fn export(
     State(state): State<AppState>,
     caller: Caller,
     Path(n): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+
     let n = number(&n)?;
     authorize(
         &state.store,
@@ -286,7 +288,13 @@ pub(super) async fn export(
         Some(n),
     )
     .await?;
-    Ok(Json(export_json(&state.store, n).await?))
+    // The record of a ticket is not for shared caches or the browser's disk cache.
+    let mut response = Json(export_json(&state.store, n).await?).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 /// The export document, shared with `hotline-console audit export`.

@@ -33,6 +33,12 @@ pub async fn security(request: Request, next: Next) -> Response {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ),
+        // The console speaks only HTTPS: a browser that has seen it once never tries it in
+        // clear text again, so a network attacker cannot strip TLS from a later visit.
+        (
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ),
         // For browsers that predate `frame-ancestors`.
         (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         (

@@ -68,6 +68,11 @@ pub async fn upgrade(
     let Ok(ticket) = number.parse::<TicketNumber>() else {
         return ApiError::not_found(format!("no ticket {number}")).into_response();
     };
+    match state.store.ticket(ticket).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return ApiError::not_found(format!("no ticket {ticket}")).into_response(),
+        Err(error) => return ApiError::from(error).into_response(),
+    }
     let principal = caller.principal();
     if let Err(refusal) = authorize(
         &state.store,

@@ -156,6 +156,11 @@ fn the_live_timeline_refuses_a_websocket_from_another_origin() {
         &json!({ "title": "VPN", "caller": { "name": "Jo", "contact": "ext 1" }, "priority": 3 }),
     );
     assert_eq!(reply.status, 201, "{reply:?}");
+    // HTTPS only, remembered by the browser (HSTS).
+    assert_eq!(
+        reply.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
     let number = reply.body["number"].as_i64().expect("number");
     let path = format!("/api/tickets/{number}/live");
     let upgrade = [
@@ -173,6 +178,8 @@ fn the_live_timeline_refuses_a_websocket_from_another_origin() {
     // about the origin and nothing else.
     api.extra.push(("Origin".into(), own_origin));
     assert_eq!(api.get(&path).status, 101);
+    // A ticket that does not exist has no timeline to follow.
+    assert_eq!(api.get("/api/tickets/99999/live").status, 404);
 
     api.extra.pop();
     api.extra
