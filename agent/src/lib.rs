@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod enroll;
 pub mod inventory;
 pub mod link;
+mod replay;
 pub mod screen;
 pub mod session;
 pub mod state;

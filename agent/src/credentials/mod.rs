@@ -79,18 +79,21 @@ impl Credentials {
             prompt,
             audit,
             sessions,
-            replay: Mutex::new(ReplayGuard::new(device)),
+            replay: Mutex::new(ReplayGuard::new(device, replay::RULES)),
         }
     }
 
     /// Answers one request at `now_ms`. Blocks on system tools and on the consent prompt:
     /// call it from `spawn_blocking`.
     pub fn handle(&self, request: &CredentialRequest, now_ms: i64) -> CredentialReply {
-        let admitted = self
-            .replay
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .admit(request, now_ms);
+        let admitted = replay::admit(
+            &mut self
+                .replay
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            request,
+            now_ms,
+        );
         let outcome = match (&request.operation, admitted) {
             (CredentialOperation::ListAccounts, Ok(())) => self.list(),
             (CredentialOperation::Reset { account, options }, Ok(())) => {

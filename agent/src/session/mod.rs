@@ -88,7 +88,7 @@ impl Sessions {
             indicator,
             audit,
             inventory,
-            guard: Mutex::new(RequestGuard::new(device)),
+            guard: Mutex::new(RequestGuard::new(device, admit::RULES)),
             limit: Mutex::new(PromptLimit::default()),
             running: Arc::new(Mutex::new(None)),
         }
@@ -132,7 +132,7 @@ impl Sessions {
     }
 
     fn admit(&self, request: &SessionRequest, now_ms: i64) -> Result<Busy, String> {
-        lock(&self.guard).admit(request, now_ms)?;
+        admit::admit(&mut lock(&self.guard), request, now_ms)?;
         let mut running = lock(&self.running);
         if let Some(id) = *running {
             return Err(format!(

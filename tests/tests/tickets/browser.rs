@@ -26,6 +26,24 @@ fn base(console: &Console) -> String {
     format!("https://{}", console.https.expect("console started"))
 }
 
+/// Signs `username` in for the first time with its one-time password, through the forced
+/// password change, and waits for the ticket list it leads to.
+fn first_sign_in(page: &browser::Browser, console: &Console, username: &str, one_time: &str) {
+    page.goto(&format!("{}/login", base(console)));
+    page.fill("#username", username);
+    page.fill("#password", one_time);
+    page.click("button[type=submit]");
+    page.find("#password-title");
+    page.fill("#current", one_time);
+    page.fill("#new", PASSWORD);
+    page.fill("#confirm", PASSWORD);
+    page.click("button[type=submit]");
+    page.wait_until(
+        "the ticket list after the password change",
+        "return location.pathname === '/tickets'",
+    );
+}
+
 #[test]
 fn an_analyst_signs_in_opens_a_ticket_and_notes_it_and_the_timeline_follows_live() {
     let console = started();
@@ -36,20 +54,7 @@ fn an_analyst_signs_in_opens_a_ticket_and_notes_it_and_the_timeline_follows_live
     };
     let page = browser::shared();
 
-    // First sign-in with the one-time password leads to the forced password change.
-    page.goto(&format!("{}/login", base(&console)));
-    page.fill("#username", "dana");
-    page.fill("#password", &one_time);
-    page.click("button[type=submit]");
-    page.find("#password-title");
-    page.fill("#current", &one_time);
-    page.fill("#new", PASSWORD);
-    page.fill("#confirm", PASSWORD);
-    page.click("button[type=submit]");
-    page.wait_until(
-        "the ticket list after the password change",
-        "return location.pathname === '/tickets'",
-    );
+    first_sign_in(&page, &console, "dana", &one_time);
 
     // A new ticket from the form.
     page.goto(&format!("{}/tickets/new", base(&console)));
@@ -120,16 +125,7 @@ fn a_hostile_host_name_shows_as_text() {
 
     let one_time = console.add_account("vera", "Vera", &["viewer"]);
     let page = browser::shared();
-    page.goto(&format!("{}/login", base(&console)));
-    page.fill("#username", "vera");
-    page.fill("#password", &one_time);
-    page.click("button[type=submit]");
-    page.find("#password-title");
-    page.fill("#current", &one_time);
-    page.fill("#new", PASSWORD);
-    page.fill("#confirm", PASSWORD);
-    page.click("button[type=submit]");
-    page.wait_until("signed in", "return location.pathname === '/tickets'");
+    first_sign_in(&page, &console, "vera", &one_time);
 
     page.eval("window.__xss = 0; window.alert = () => { window.__xss += 1; }; return true");
     page.goto(&format!("{}/devices", base(&console)));
