@@ -88,25 +88,32 @@ enum Command {
     },
 }
 
+/// Who asks, on which ticket, on whose display: what the prompt and the bar both show.
+#[derive(Debug, clap::Args)]
+struct PromptArgs {
+    /// The X display to show it on.
+    #[arg(long, env = "DISPLAY")]
+    display: String,
+    /// The signed-in user whose display it is.
+    #[arg(long, env = "USER")]
+    user: String,
+    /// The analyst's name as it is shown.
+    #[arg(long)]
+    analyst: String,
+    /// The ticket number.
+    #[arg(long)]
+    ticket: u64,
+    /// The ticket's title.
+    #[arg(long)]
+    title: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum ConsentCommand {
     /// Show a consent prompt and print the answer: allow, deny, timeout or cannot_show.
     Ask {
-        /// The X display to show it on.
-        #[arg(long, env = "DISPLAY")]
-        display: String,
-        /// The signed-in user whose display it is.
-        #[arg(long, env = "USER")]
-        user: String,
-        /// The analyst's name as the prompt shows it.
-        #[arg(long)]
-        analyst: String,
-        /// The ticket number.
-        #[arg(long)]
-        ticket: u64,
-        /// The ticket's title.
-        #[arg(long)]
-        title: String,
+        #[command(flatten)]
+        prompt: PromptArgs,
         /// What is asked, as the caller reads it.
         #[arg(long, default_value = "view your screen")]
         what: String,
@@ -116,21 +123,8 @@ enum ConsentCommand {
     },
     /// Show the session bar and print what the caller presses, until End.
     Bar {
-        /// The X display to show it on.
-        #[arg(long, env = "DISPLAY")]
-        display: String,
-        /// The signed-in user whose display it is.
-        #[arg(long, env = "USER")]
-        user: String,
-        /// The analyst's name as the bar shows it.
-        #[arg(long)]
-        analyst: String,
-        /// The ticket number.
-        #[arg(long)]
-        ticket: u64,
-        /// The ticket's title.
-        #[arg(long)]
-        title: String,
+        #[command(flatten)]
+        prompt: PromptArgs,
         /// Show a control session (with "View only") rather than a view session.
         #[arg(long)]
         control: bool,
@@ -303,39 +297,34 @@ async fn run(command: Command) -> Result<()> {
 /// Shows a prompt the way a session request would and prints its answer, or shows the bar
 /// and prints what is pressed on it.
 async fn consent(command: ConsentCommand) -> Result<()> {
-    let (display, user, analyst, ticket, title, what, timeout) = match command {
+    let (prompt, what, timeout) = match command {
         ConsentCommand::Ask {
-            display,
-            user,
-            analyst,
-            ticket,
-            title,
+            prompt,
             what,
             timeout,
-        } => (display, user, analyst, ticket, title, what, timeout),
-        ConsentCommand::Bar {
-            display,
-            user,
-            analyst,
-            ticket,
-            title,
-            control,
-        } => {
-            let target = PromptTarget { user, display };
+        } => (prompt, what, timeout),
+        ConsentCommand::Bar { prompt, control } => {
+            let target = PromptTarget {
+                user: prompt.user,
+                display: prompt.display,
+            };
             let session = BarSession {
-                analyst,
-                ticket_number: ticket,
-                ticket_title: title,
+                analyst: prompt.analyst,
+                ticket_number: prompt.ticket,
+                ticket_title: prompt.title,
                 control,
             };
             return bar(&target, &session).await;
         }
     };
-    let target = PromptTarget { user, display };
+    let target = PromptTarget {
+        user: prompt.user,
+        display: prompt.display,
+    };
     let request = ConsentRequest {
-        analyst,
-        ticket_number: ticket,
-        ticket_title: title,
+        analyst: prompt.analyst,
+        ticket_number: prompt.ticket,
+        ticket_title: prompt.title,
         what,
         timeout,
     };
