@@ -222,7 +222,8 @@ fn open_desktop(
     display: String,
     user: Option<String>,
 ) -> Result<Desktop, String> {
-    let mut source = capture::open(Some(&display)).map_err(|error| error.to_string())?;
+    let mut source =
+        capture::open_for(user.as_deref(), &display).map_err(|error| error.to_string())?;
     let monitors = source.monitors().map_err(|error| error.to_string())?;
     let (area, aimed) = aim(request.monitor, &monitors)?;
     // One capture now: a screen this agent may not read comes back black, and is refused
@@ -230,7 +231,7 @@ fn open_desktop(
     source.capture(&area).map_err(|error| error.to_string())?;
     let input = match request.mode {
         SessionMode::Control => Some(
-            input_sink::open(&display, aimed)
+            input_sink::open(user.as_deref(), &display, aimed)
                 .map_err(|error| format!("cannot take control: {error}"))?,
         ),
         SessionMode::View => None,

@@ -1,9 +1,11 @@
-//! The agent's X11 platform code shared by the consent prompt and the session bar: opening the
-//! signed-in user's display with that user's X authority, and refusing what this backend
-//! cannot serve (nobody signed in, a Wayland session) with a reason the analyst can read.
+//! The agent's X11 platform code shared by the consent prompt, the session bar, capture and
+//! input: opening the signed-in user's display with that user's X authority, and refusing
+//! what this backend cannot serve (nobody signed in, a Wayland session) with a reason the
+//! analyst can read.
 
 mod xauth;
 
+use x11rb::errors::ConnectError;
 use x11rb::reexports::x11rb_protocol::parse_display::parse_display;
 use x11rb::rust_connection::{DefaultStream, RustConnection};
 
@@ -18,8 +20,12 @@ pub enum OpenError {
     Wayland(String),
     #[error("user {user} is not a local account")]
     UnknownUser { user: String },
-    #[error("cannot open X display {display}: {reason}")]
-    Open { display: String, reason: String },
+    #[error("cannot open X display {display}: {error}")]
+    Open {
+        display: String,
+        #[source]
+        error: ConnectError,
+    },
 }
 
 /// An open connection and the number of its default screen.
@@ -41,15 +47,30 @@ pub fn open(user: &str, display: &str) -> Result<Display, OpenError> {
     let account = xauth::account(user).ok_or_else(|| OpenError::UnknownUser {
         user: user.to_owned(),
     })?;
-    let failed = |reason: String| OpenError::Open {
+    let failed = |error: ConnectError| OpenError::Open {
         display: display.to_owned(),
-        reason,
+        error,
     };
 
     if account.uid == rustix::process::getuid().as_raw() {
-        return x11rb::connect(Some(display)).map_err(|error| failed(error.to_string()));
+        return x11rb::connect(Some(display)).map_err(failed);
     }
     connect_as(&account, display).map_err(failed)
+}
+
+/// Opens `display` for `user` as [`open`] does, or, with no user (an unattended session on a
+/// display nobody is signed in to), as this process's own X client would.
+pub fn open_as(user: Option<&str>, display: &str) -> Result<Display, OpenError> {
+    if let Some(user) = user {
+        return open(user, display);
+    }
+    if is_wayland(display) {
+        return Err(OpenError::Wayland(display.to_owned()));
+    }
+    x11rb::connect(Some(display)).map_err(|error| OpenError::Open {
+        display: display.to_owned(),
+        error,
+    })
 }
 
 /// A Wayland socket name (`wayland-0`) rather than an X display (`:0`, `host:0`).
@@ -59,15 +80,18 @@ fn is_wayland(display: &str) -> bool {
 
 /// Connects to `display` presenting `account`'s cookie, trying each address the display name
 /// resolves to the way x11rb's own `connect` does.
-fn connect_as(account: &xauth::Account, display: &str) -> Result<Display, String> {
-    let parsed = parse_display(Some(display)).map_err(|error| error.to_string())?;
+fn connect_as(account: &xauth::Account, display: &str) -> Result<Display, ConnectError> {
+    let parsed = parse_display(Some(display))?;
     let authority = xauth::authority_file(account, display);
-    let mut last_error = String::from("no address to connect to");
+    let mut last_error = ConnectError::IoError(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "no address to connect to",
+    ));
     for address in parsed.connect_instruction() {
         let (stream, (family, peer)) = match DefaultStream::connect(&address) {
             Ok(connected) => connected,
             Err(error) => {
-                last_error = error.to_string();
+                last_error = ConnectError::IoError(error);
                 continue;
             }
         };
@@ -78,8 +102,7 @@ fn connect_as(account: &xauth::Account, display: &str) -> Result<Display, String
             };
         let screen = usize::from(parsed.screen);
         return RustConnection::connect_to_stream_with_auth_info(stream, screen, name, data)
-            .map(|connection| (connection, screen))
-            .map_err(|error| error.to_string());
+            .map(|connection| (connection, screen));
     }
     Err(last_error)
 }

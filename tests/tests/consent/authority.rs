@@ -1,7 +1,7 @@
-//! The agent runs as root while the prompt belongs on a signed-in user's display, whose X
-//! server admits only clients with the user's cookie. These tests make that situation for
-//! real: an Xvfb that demands a cookie, a process of the `nobody` account on it whose
-//! environment names the authority file, and a prompt for `nobody` shown from this (root)
+//! The agent runs as root while the prompt, capture and input belong on a signed-in user's
+//! display, whose X server admits only clients with the user's cookie. These tests make that
+//! situation for real: an Xvfb that demands a cookie, a process of the `nobody` account on it
+//! whose environment names the authority file, and the agent's code run from this (root)
 //! process.
 
 use std::os::unix::fs::chown;
@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use hotline_agent::consent::x11::{ARM_DELAY, PROMPT_TITLE, X11Prompt, prompt_layout};
 use hotline_agent::consent::{ConsentAnswer, ConsentPrompt, PromptTarget};
+use hotline_agent::screen::capture;
+use hotline_agent::screen::input::x11::X11Input;
+use hotline_agent::screen::input::{InputSink, Monitor};
+use hotline_protocol::input::InputEvent;
 use hotline_tests::xvfb::Xvfb;
 
 use crate::common::request;
@@ -113,4 +117,72 @@ fn an_authority_file_the_user_does_not_own_is_not_used() {
         ConsentAnswer::CannotShow(reason) => assert!(reason.contains(&xvfb.display), "{reason}"),
         other => panic!("expected CannotShow, got {other:?}"),
     }
+}
+
+/// Capture and input reach the user's display the same way the prompt does: a root agent
+/// presents the user's cookie, and without it the server turns both away.
+#[test]
+fn a_root_agent_captures_and_drives_the_users_display_with_their_cookie() {
+    if !running_as_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let authority = dir.path().join("Xauthority");
+    write_authority(&authority);
+    chown(&authority, Some(NOBODY), Some(NOBODY)).expect("chown");
+    let xvfb = Xvfb::start_with_authority(1280, 800, &authority);
+    let mut session = session_process(&xvfb, &authority);
+    // The agent finds the cookie through the session's processes, so the one just started
+    // must be running before it looks.
+    wait_until_running(&session);
+
+    // Without the user's cookie this process is refused: the server demands one.
+    let refused = X11Input::open(&xvfb.display, whole_screen()).expect_err("no cookie");
+    assert!(refused.to_string().contains(&xvfb.display), "{refused}");
+    let refused = capture::open(Some(&xvfb.display)).err().expect("no cookie");
+    assert!(refused.to_string().contains(&xvfb.display), "{refused}");
+
+    let mut source = capture::open_for(Some("nobody"), &xvfb.display).expect("capture opens");
+    let monitors = source.monitors().expect("monitors");
+    assert_eq!((monitors[0].width, monitors[0].height), (1280, 800));
+
+    let mut sink = X11Input::open_for(Some("nobody"), &xvfb.display, whole_screen())
+        .expect("the sink opens with the user's cookie");
+    sink.apply(&InputEvent::PointerMove { x: 321, y: 234 })
+        .expect("moves");
+    let moved = wait_for_pointer(&xvfb, (321, 234));
+    session.kill().ok();
+    session.wait().ok();
+    assert!(moved, "the pointer is at {:?}", xvfb.pointer());
+}
+
+fn whole_screen() -> Monitor {
+    Monitor {
+        x: 0,
+        y: 0,
+        width: 1280,
+        height: 800,
+    }
+}
+
+/// Waits until `child` has replaced `setpriv` with the session's own program.
+fn wait_until_running(child: &Child) {
+    let comm = format!("/proc/{}/comm", child.id());
+    for _ in 0..100 {
+        if std::fs::read_to_string(&comm).is_ok_and(|name| name.trim() == "sleep") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the session process did not start");
+}
+
+fn wait_for_pointer(xvfb: &Xvfb, at: (i32, i32)) -> bool {
+    for _ in 0..100 {
+        if xvfb.pointer() == at {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }

@@ -80,6 +80,12 @@ pub fn open(display: Option<&str>) -> Result<Box<dyn ScreenSource>, CaptureError
     Ok(Box::new(x11::X11Source::connect(display)?))
 }
 
+/// As [`open`], for `user`'s desktop: the agent runs as root or as another account, and
+/// presents the user's own credentials for their display (on X11 their cookie).
+pub fn open_for(user: Option<&str>, display: &str) -> Result<Box<dyn ScreenSource>, CaptureError> {
+    Ok(Box::new(x11::X11Source::connect_for(user, Some(display))?))
+}
+
 /// Refuses a frame that is entirely black: on X11 that is what a capture of a screen we
 /// may not read, or of a blanked or locked one, looks like, and the viewer must be told so
 /// rather than shown black as if it were the caller's desktop.

@@ -37,9 +37,18 @@ impl X11Source {
     /// Connects to `display`, or to `DISPLAY` when `None`, and checks that the screen can
     /// be captured: an X server (not Xwayland), authorised, in a 32-bit-per-pixel format.
     pub fn connect(display: Option<&str>) -> Result<X11Source, CaptureError> {
+        Self::connect_for(None, display)
+    }
+
+    /// As [`X11Source::connect`], but with `user`'s own X cookie when a user is named (an
+    /// agent running as root reaches the signed-in user's display only that way; see
+    /// [`crate::x11::open`]).
+    pub fn connect_for(
+        user: Option<&str>,
+        display: Option<&str>,
+    ) -> Result<X11Source, CaptureError> {
         let display = resolve_display(display)?;
-        let (conn, screen) =
-            x11rb::connect(Some(&display)).map_err(|error| connect_error(&display, error))?;
+        let (conn, screen) = crate::x11::open_as(user, &display).map_err(open_error)?;
 
         // Xwayland answers like an X server but shows only X clients, black elsewhere.
         let xwayland = conn
@@ -291,6 +300,17 @@ fn resolve_display(display: Option<&str>) -> Result<String, CaptureError> {
             detail: "WAYLAND_DISPLAY is set and DISPLAY is not".to_owned(),
         }),
         _ => Err(CaptureError::NoDisplay("DISPLAY is not set".to_owned())),
+    }
+}
+
+fn open_error(error: crate::x11::OpenError) -> CaptureError {
+    use crate::x11::OpenError;
+    match error {
+        OpenError::Open { display, error } => connect_error(&display, error),
+        OpenError::Wayland(display) => CaptureError::Wayland {
+            detail: format!("{display} is a Wayland display"),
+        },
+        other => CaptureError::NoDisplay(other.to_string()),
     }
 }
 

@@ -79,10 +79,15 @@ pub trait InputSink: Send {
     fn set_monitor(&mut self, monitor: Monitor);
 }
 
-/// Opens the platform's input sink for `display` (on X11 a display name such as `:0`),
-/// aimed at `monitor`.
-pub fn open(display: &str, monitor: Monitor) -> Result<Box<dyn InputSink>, InputError> {
-    Ok(Box::new(x11::X11Input::open(display, monitor)?))
+/// Opens the platform's input sink for `user`'s desktop on `display` (on X11 a display name
+/// such as `:0`, opened with the user's own cookie; no user means as this process), aimed at
+/// `monitor`.
+pub fn open(
+    user: Option<&str>,
+    display: &str,
+    monitor: Monitor,
+) -> Result<Box<dyn InputSink>, InputError> {
+    Ok(Box::new(x11::X11Input::open_for(user, display, monitor)?))
 }
 
 #[cfg(test)]
