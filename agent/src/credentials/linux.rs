@@ -3,9 +3,12 @@
 //! standard input, never in its arguments or environment), `chage -d 0`, `usermod -L/-U` and
 //! `faillock --reset` to change one.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use hotline_protocol::credentials::TemporaryPassword;
 use zeroize::Zeroize;
@@ -15,6 +18,14 @@ use super::names::AccountName;
 
 /// Where the tools are looked up. The agent's own `PATH` is not trusted for this.
 const TOOL_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How long one tool may take. A PAM module or NSS source waiting on an unreachable network
+/// directory can hang a tool indefinitely; the request fails with a clear reason instead of
+/// holding the agent's credential handling until a restart.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a running tool is checked on.
+const POLL: Duration = Duration::from_millis(20);
 
 /// The accounts of the running system.
 #[derive(Debug, Clone)]
@@ -54,6 +65,8 @@ fn run(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so a timeout ends whatever it started too.
+        .process_group(0)
         .spawn()
         .map_err(|error| failed(format!("cannot start: {error}")))?;
     if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
@@ -62,22 +75,67 @@ fn run(
             .map_err(|error| failed(format!("writing its input: {error}")))?;
         // Dropping `stdin` closes the pipe, which ends the tool's input.
     }
-    // FIXME: no timeout; a tool that hangs (a PAM module waiting on a network directory)
-    // holds this request until the agent restarts, and the console reports a timeout.
-    let output = child
-        .wait_with_output()
-        .map_err(|error| failed(format!("waiting for it: {error}")))?;
-    if !output.status.success() {
-        let mut detail = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let status = wait_within(&mut child, TOOL_TIMEOUT).map_err(failed)?;
+    let (stdout, stderr) = (collect(stdout), collect(stderr));
+    if !status.success() {
+        let mut detail = String::from_utf8_lossy(&stderr).trim().to_owned();
         if let Some(secret) = secret.filter(|secret| !secret.is_empty()) {
             detail = detail.replace(secret, "<redacted>");
         }
         if detail.is_empty() {
-            detail = output.status.to_string();
+            detail = status.to_string();
         }
         return Err(failed(detail));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
+}
+
+/// Waits for `child` at most `limit`; past it the child's whole process group is killed and
+/// the error says so.
+fn wait_within(child: &mut Child, limit: Duration) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(POLL),
+            Ok(None) => break,
+            Err(error) => return Err(format!("waiting for it: {error}")),
+        }
+    }
+    let group = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(group) = group {
+        // The group may already be gone between the check and here; nothing to do then.
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!(
+        "gave no answer within {} s and was stopped",
+        limit.as_secs()
+    ))
+}
+
+/// Reads all of `pipe` on a thread of its own, so a tool that writes much to one pipe never
+/// blocks on it while we wait.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<JoinHandle<Vec<u8>>> {
+    pipe.map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            // A read error leaves what arrived before it, which is all a report needs.
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    })
+}
+
+fn collect(reader: Option<JoinHandle<Vec<u8>>>) -> Vec<u8> {
+    reader
+        .and_then(|reader| reader.join().ok())
+        .unwrap_or_default()
 }
 
 impl LinuxAccounts {
@@ -183,6 +241,37 @@ impl AccountBackend for LinuxAccounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hung tool (here a shell whose child holds on) is stopped with everything it
+    /// started, and the error says it gave no answer.
+    #[test]
+    fn a_tool_that_hangs_is_stopped_with_its_children() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 60 & sleep 60"])
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh starts");
+        let stdout = drain(child.stdout.take());
+
+        let error = wait_within(&mut child, Duration::from_millis(300)).expect_err("times out");
+        assert!(error.contains("no answer within"), "{error}");
+        // Reading ends only when every holder of the pipe, the background sleep included, is
+        // gone: had the sleep lived on, this would block for a minute and fail the test.
+        let started = Instant::now();
+        assert!(collect(stdout).is_empty());
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the background sleep lived on"
+        );
+    }
+
+    #[test]
+    fn a_tool_that_answers_in_time_gives_its_status() {
+        let mut child = Command::new("true").spawn().expect("true starts");
+        let status = wait_within(&mut child, TOOL_TIMEOUT).expect("answers");
+        assert!(status.success());
+    }
 
     #[test]
     fn passwd_lines_parse_and_shells_decide_login() {
