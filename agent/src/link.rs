@@ -77,6 +77,20 @@ pub struct LinkHooks {
     pub sessions: Option<Arc<Sessions>>,
     /// Where deployments install; without it, deployment streams are not accepted.
     pub deploy: Option<Arc<crate::deploy::DeployOptions>>,
+    /// Receives deployment streams as the console opens them instead of installing from
+    /// them, for a benchmark of the console's transfers that plays the device's part; when
+    /// set, `deploy` is not used.
+    pub deploy_streams: Option<tokio::sync::mpsc::UnboundedSender<DeployStream>>,
+}
+
+/// A deployment stream as the console opened it.
+pub type DeployStream = (quinn::SendStream, quinn::RecvStream);
+
+/// What a connection does with the deployment streams the console opens.
+#[derive(Clone)]
+enum Deployments {
+    Install(Arc<crate::deploy::DeployOptions>, Option<Arc<Audit>>),
+    HandOver(tokio::sync::mpsc::UnboundedSender<DeployStream>),
 }
 
 impl std::fmt::Debug for LinkHooks {
@@ -96,6 +110,7 @@ pub async fn run(
     let config = device_client(state, options.timing)?;
     let mut backoff = Backoff::new(options.first_retry, options.max_retry);
     let shared = hooks.endpoint.is_some();
+    let deploy = deployments(&hooks);
     let mut endpoint = hooks.endpoint;
     let audit = hooks.audit.as_deref();
     let mut refusals = RefusalRecorder::default();
@@ -117,7 +132,7 @@ pub async fn run(
                 hooks.credentials.as_ref(),
                 hooks.sessions.as_ref(),
             ),
-            (hooks.deploy.clone(), hooks.audit.clone()),
+            deploy.clone(),
             &mut shutdown,
         );
         let ended = match attempt.await {
@@ -179,6 +194,14 @@ pub async fn run(
     Ok(())
 }
 
+fn deployments(hooks: &LinkHooks) -> Option<Deployments> {
+    if let Some(streams) = &hooks.deploy_streams {
+        return Some(Deployments::HandOver(streams.clone()));
+    }
+    let options = hooks.deploy.clone()?;
+    Some(Deployments::Install(options, hooks.audit.clone()))
+}
+
 /// What one connection shares with the link: the connected reporter, the audit log, the
 /// credential service and the screen sessions.
 type Shared<'a> = (
@@ -195,10 +218,7 @@ async fn connect_once(
     endpoint: &mut Option<quinn::Endpoint>,
     (inventory, options): (&dyn InventorySource, LinkOptions),
     (report, audit, credentials, sessions): Shared<'_>,
-    (deploy, shared_audit): (
-        Option<Arc<crate::deploy::DeployOptions>>,
-        Option<Arc<Audit>>,
-    ),
+    deploy: Option<Deployments>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<Ended> {
     // Resolve on every attempt: the console may have moved.
@@ -274,9 +294,17 @@ async fn connect_once(
             // Deployment streams the console opens, each served on its own task so a
             // transfer never holds up the control stream.
             Ok(streams) = connection.accept_bi(), if established && deploy.is_some() => {
-                if let Some(options) = deploy.clone() {
-                    let device = state.device.clone();
-                    tokio::spawn(crate::deploy::serve(options, device, shared_audit.clone(), streams));
+                match deploy.clone() {
+                    Some(Deployments::Install(options, audit)) => {
+                        let device = state.device.clone();
+                        tokio::spawn(crate::deploy::serve(options, device, audit, streams));
+                    }
+                    Some(Deployments::HandOver(to)) => {
+                        // A receiver that went away takes no more; the console then sees the
+                        // stream reset when it is dropped here.
+                        to.send(streams).ok();
+                    }
+                    None => {}
                 }
                 Vec::new()
             }

@@ -18,19 +18,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hotline_agent::inventory::InventorySource;
 use hotline_agent::link::{LinkHooks, LinkOptions, run};
 use hotline_agent::state::AgentState;
 use hotline_agent::tls::{CONSOLE_SERVER_NAME, Timing, device_client};
 use hotline_protocol::enroll::EnrollmentString;
-use hotline_protocol::inventory::{Inventory, OsInfo};
 use hotline_tests::console::Console;
+use hotline_tests::sim::{
+    DEVICES_PER_ENDPOINT, FixedInventory, baseline_endpoint, cpu_ticks, endpoints, enroll_all, rss,
+    spawn_baseline,
+};
 use tokio::sync::watch;
 
 /// Environment variable that turns this binary into the bare QUIC server of the baseline.
 const BARE_SERVER: &str = "HOTLINE_BENCH_BARE_SERVER";
-/// Simulated agents per shared UDP endpoint.
-const AGENTS_PER_ENDPOINT: usize = 500;
 
 struct Args {
     agents: usize,
@@ -104,7 +104,8 @@ fn main() -> Result<()> {
     }
 
     // The baseline: a bare QUIC server on the console's certificates.
-    let (mut bare, address) = spawn_bare_server(&console)?;
+    let address_file = console.root().join("bare.addr");
+    let (mut bare, address) = spawn_baseline(BARE_SERVER, &console.data(), &[], &address_file)?;
     let theirs = measure(bare.id(), args.window, || {
         runtime.block_on(hold_bare(&states, address))
     })?;
@@ -113,25 +114,6 @@ fn main() -> Result<()> {
 
     report(n, args.window, &ours, &theirs);
     Ok(())
-}
-
-/// Enrolls `n` agents through the real enrollment protocol, 32 at a time.
-async fn enroll_all(enrollment: &EnrollmentString, n: usize) -> Result<Vec<Arc<AgentState>>> {
-    let mut states = Vec::with_capacity(n);
-    let mut pending = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let enrollment = enrollment.clone();
-        pending.spawn(async move {
-            hotline_agent::enroll::request(&enrollment, &format!("sim-{i:05}")).await
-        });
-        if pending.len() >= 32 {
-            states.push(Arc::new(pending.join_next().await.context("task")???));
-        }
-    }
-    while let Some(state) = pending.join_next().await {
-        states.push(Arc::new(state??));
-    }
-    Ok(states)
 }
 
 /// Runs `connect` (which returns once every agent is connected, plus a guard that keeps them
@@ -158,50 +140,6 @@ fn measure<G>(pid: u32, window: Duration, connect: impl FnOnce() -> Result<G>) -
     })
 }
 
-/// Resident memory of `pid`, in bytes.
-fn rss(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .context("VmRSS missing")?;
-    Ok(kib * 1024)
-}
-
-/// User plus system CPU time of `pid`, in clock ticks (100 per second on Linux).
-fn cpu_ticks(pid: u32) -> Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').context("stat format")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
-}
-
-struct FixedInventory;
-
-impl InventorySource for FixedInventory {
-    fn collect(&self) -> Inventory {
-        Inventory {
-            hostname: "sim".into(),
-            os: OsInfo {
-                family: "linux".into(),
-                name: "simulated".into(),
-                version: "0".into(),
-            },
-            arch: std::env::consts::ARCH.into(),
-            sessions: Vec::new(),
-            displays: Vec::new(),
-        }
-    }
-}
-
 /// Stops every simulated agent when dropped.
 struct Agents {
     stop: watch::Sender<bool>,
@@ -214,12 +152,6 @@ impl Drop for Agents {
     }
 }
 
-fn endpoints(count: usize) -> Result<Vec<quinn::Endpoint>> {
-    (0..count.div_ceil(AGENTS_PER_ENDPOINT))
-        .map(|_| quinn::Endpoint::client("127.0.0.1:0".parse()?).context("client endpoint"))
-        .collect()
-}
-
 /// Runs one real agent link per state and returns once all are welcomed by the console.
 async fn hold_agents(states: &[Arc<AgentState>]) -> Result<Agents> {
     let (stop, stopped) = watch::channel(false);
@@ -230,7 +162,7 @@ async fn hold_agents(states: &[Arc<AgentState>]) -> Result<Agents> {
         let (report, seen) = watch::channel(false);
         connected.push(seen);
         let hooks = LinkHooks {
-            endpoint: Some(endpoints[i / AGENTS_PER_ENDPOINT].clone()),
+            endpoint: Some(endpoints[i / DEVICES_PER_ENDPOINT].clone()),
             connected: Some(report),
             ..LinkHooks::default()
         };
@@ -266,7 +198,7 @@ async fn hold_bare(
     let mut pending = tokio::task::JoinSet::new();
     for (i, state) in states.iter().enumerate() {
         let config = device_client(state, Timing::default())?;
-        let endpoint = endpoints[i / AGENTS_PER_ENDPOINT].clone();
+        let endpoint = endpoints[i / DEVICES_PER_ENDPOINT].clone();
         pending.spawn(async move {
             endpoint
                 .connect_with(config, address, CONSOLE_SERVER_NAME)?
@@ -281,46 +213,15 @@ async fn hold_bare(
     Ok(connections)
 }
 
-fn spawn_bare_server(console: &Console) -> Result<(std::process::Child, SocketAddr)> {
-    let address_file = console.root().join("bare.addr");
-    let child = std::process::Command::new(std::env::current_exe()?)
-        .env(BARE_SERVER, console.data())
-        .spawn()
-        .context("starting the bare server")?;
-    let address = hotline_tests::wait_for("the bare server", Duration::from_secs(10), || {
-        std::fs::read_to_string(&address_file)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    });
-    Ok((child, address))
-}
-
 /// The baseline server: the console's QUIC configuration, holding connections and nothing else.
 fn bare_server(data: &str) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let dir = hotline_console::datadir::DataDir::new(std::path::Path::new(data));
-        let identity = hotline_console::tls::Identity::load(&dir)?;
-        let config = hotline_console::config::Config::default();
-        let server = hotline_console::tls::quic_server(&identity, &config)?;
-        let socket = hotline_console::link::agent_socket("127.0.0.1:0".parse()?)?;
-        let runtime = quinn::default_runtime().context("runtime")?;
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            Some(server),
-            socket,
-            runtime,
-        )?;
-        let address_file = dir
-            .root()
-            .parent()
-            .context("data parent")?
-            .join("bare.addr");
-        std::fs::write(address_file, endpoint.local_addr()?.to_string())?;
+        let data = std::path::Path::new(data);
+        let address_file = data.parent().context("data parent")?.join("bare.addr");
+        let endpoint = baseline_endpoint(data, &address_file)?;
         while let Some(incoming) = endpoint.accept().await {
             tokio::spawn(async move {
                 if let Ok(connection) = incoming.await {

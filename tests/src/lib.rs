@@ -9,6 +9,7 @@ pub mod cupsd;
 pub mod guard;
 pub mod picture;
 pub mod raw;
+pub mod sim;
 pub mod utmp;
 pub mod xvfb;
 
@@ -16,8 +17,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Directory holding the built `hotline-console` and `hotline-agent`, built on first use with
-/// the same profile as the test itself.
+/// Directory holding the built `hotline-console`, `hotline-agent` and `hotline-pkg`, built on
+/// first use with the same profile as the test itself.
 pub fn bin_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -29,6 +30,8 @@ pub fn bin_dir() -> &'static PathBuf {
             "hotline-console",
             "-p",
             "hotline-agent",
+            "-p",
+            "hotline-packages",
             "--bins",
         ]);
         if !cfg!(debug_assertions) {
