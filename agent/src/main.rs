@@ -54,6 +54,10 @@ enum Command {
         /// of /var/run/utmp.
         #[arg(long, env = "HOTLINE_UTMP")]
         utmp: Option<PathBuf>,
+        /// The X display (such as `:1`) unattended sessions capture and control, on a
+        /// machine with several X servers; by default the first X11 display found.
+        #[arg(long, env = "HOTLINE_UNATTENDED_DISPLAY", value_name = "DISPLAY", value_parser = x_display)]
+        unattended_display: Option<String>,
         /// The directory package payload paths are relative to.
         #[arg(long, default_value = "/")]
         install_root: PathBuf,
@@ -221,6 +225,7 @@ async fn run(command: Command) -> Result<()> {
             install_root,
             step_env,
             utmp,
+            unattended_display,
         } => {
             let inventory = move || match &utmp {
                 Some(utmp) => inventory::platform_with_utmp(utmp),
@@ -255,7 +260,10 @@ async fn run(command: Command) -> Result<()> {
                     audit.clone(),
                     inventory(),
                 )?)),
-                sessions: Some(Arc::new(sessions(&state, audit.clone(), inventory()))),
+                sessions: Some(Arc::new(
+                    sessions(&state, audit.clone(), inventory())
+                        .with_unattended_display(unattended_display),
+                )),
                 deploy: Some(Arc::new(deploy)),
                 ..LinkHooks::default()
             };
@@ -383,6 +391,22 @@ fn sessions(
         audit,
         inventory,
     )
+}
+
+/// An X display name: `[HOST]:NUMBER[.SCREEN]`.
+fn x_display(text: &str) -> Result<String, String> {
+    let number = text.rsplit_once(':').map(|(_, number)| number);
+    let valid = number.is_some_and(|n| {
+        let (display, screen) = n.split_once('.').unwrap_or((n, "0"));
+        [display, screen]
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not an X display such as :1"))
+    }
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
