@@ -2,7 +2,8 @@
 //! prompt on a real X server clicked with xdotool, and the analyst's viewer in headless
 //! Chromium. Allow shows the caller's screen pixel-exact in the browser canvas and lets the
 //! analyst drive it; Deny and no answer refuse; the caller's End stops the frames; a device
-//! with nobody signed in tells the analyst why.
+//! with nobody signed in tells the analyst why, until an admin's policy for the device lets
+//! sessions run there unattended.
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,10 @@ fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk
         agent.sign_in_nobody();
     }
     agent.env.push(("DISPLAY".into(), xvfb.display.clone()));
+    // Unattended sessions go to this test's own display, whatever other X servers run.
+    agent
+        .env
+        .push(("HOTLINE_UNATTENDED_DISPLAY".into(), xvfb.display.clone()));
     agent.start();
     console.wait_status(&agent.device, "online", Duration::from_secs(15));
 
@@ -86,8 +91,8 @@ impl Desk {
         page.find("#session-status");
     }
 
-    /// The ticket's audit actions and answers about sessions, in order.
-    fn session_record(&self) -> Vec<(String, String)> {
+    /// The ticket's audit entries, in order.
+    fn ticket_record(&self) -> Vec<Value> {
         let export = self.console.cli_ok(&[
             "audit",
             "export",
@@ -96,9 +101,12 @@ impl Desk {
             "--json",
         ]);
         let export: Value = serde_json::from_str(&export).expect("export JSON");
-        export["audit"]
-            .as_array()
-            .expect("entries")
+        export["audit"].as_array().expect("entries").clone()
+    }
+
+    /// The ticket's audit actions and answers about sessions, in order.
+    fn session_record(&self) -> Vec<(String, String)> {
+        self.ticket_record()
             .iter()
             .filter(|e| {
                 e["action"]
@@ -272,21 +280,103 @@ fn deny_and_no_answer_refuse_the_session_and_the_ticket_says_so() {
 }
 
 #[test]
-fn with_nobody_signed_in_the_analyst_is_told_why() {
+fn with_nobody_signed_in_the_analyst_is_told_why_until_an_admin_allows_unattended_sessions() {
     let xvfb = Xvfb::start(1280, 800);
-    let _shown = Picture::wallpaper(&xvfb.display, 1280, 800, &pattern(1280, 800, 5));
+    let picture = pattern(1280, 800, 5);
+    let _shown = Picture::wallpaper(&xvfb.display, 1280, 800, &picture);
     let page = browser::shared();
     let desk = desk(&xvfb, false, 8, &page);
 
     desk.open_viewer(&page, "view");
     let text = wait_state(&page, "refused");
     assert!(text.contains("nobody is signed in"), "{text}");
-    let (state, _) = status(&page);
-    assert_eq!(state, "refused");
+    assert!(text.contains("policy does not allow"), "{text}");
     assert!(
         !xvfb.has_window(PROMPT_TITLE),
         "a prompt showed with nobody signed in"
     );
+
+    // The analyst on the ticket may not change the device's policy; an admin may.
+    let path = format!("/api/devices/{}/policy", desk.agent.device);
+    let allow = json!({ "ticket": desk.ticket, "unattended_sessions": true });
+    let analyst = Api::login(&desk.console, "dana", PASSWORD);
+    let refused = analyst.request("PUT", &path, Some(&allow));
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(refused.error().contains("admin"), "{refused:?}");
+    let one_time = desk
+        .console
+        .add_account("skinner", "Walter Skinner", &["admin"]);
+    let admin = Api::first_login(&desk.console, "skinner", &one_time, PASSWORD);
+    let set = admin.request("PUT", &path, Some(&allow));
+    assert_eq!(set.status, 200, "{set:?}");
+    assert_eq!(analyst.get(&path).body["unattended_sessions"], true);
+
+    // A new request runs without a prompt on the test's display, and the whole screen
+    // arrives exactly (no session bar: nobody is there to see it).
+    desk.open_viewer(&page, "view");
+    wait_state(&page, "running");
+    let expected = rows_sha(&picture, 1280, 0, 800);
+    let start = Instant::now();
+    while canvas_rows_sha(&page, 0, 800) != expected {
+        assert!(
+            start.elapsed() < APPEARS,
+            "the canvas never showed the unattended screen pixel-exact"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !xvfb.has_window(PROMPT_TITLE),
+        "an unattended session prompted"
+    );
+    page.click("#end-session");
+    wait_state(&page, "ended");
+
+    // The ticket says who changed what, and that the session ran unattended.
+    let record = desk.ticket_record();
+    let policy: Vec<(&str, &str, &Value)> = record
+        .iter()
+        .filter(|e| e["action"] == "policy.set")
+        .map(|e| {
+            let actor = e["actor"].as_str().unwrap_or_default();
+            let outcome = e["outcome"].as_str().unwrap_or_default();
+            (actor, outcome, &e["params"]["unattended_sessions"])
+        })
+        .collect();
+    assert_eq!(policy.len(), 2, "{record:?}");
+    assert_eq!((policy[0].0, policy[0].1), ("analyst:dana", "refused"));
+    assert_eq!((policy[1].0, policy[1].1), ("analyst:skinner", "ok"));
+    assert_eq!(*policy[1].2, json!({ "old": false, "new": true }));
+    let answers: Vec<String> = desk
+        .session_record()
+        .into_iter()
+        .filter(|(action, _)| action == "session.answer")
+        .map(|(_, answer)| answer)
+        .collect();
+    assert_eq!(answers, ["cannot_show", "unattended"]);
+    let started = record
+        .iter()
+        .find(|e| e["action"] == "session.start")
+        .expect("a session.start entry");
+    assert_eq!(started["params"]["unattended"], true, "{started}");
+
+    // The operator's CLI turns it off again, saying what it was.
+    let device = desk.agent.device.as_str();
+    let ticket = desk.ticket.to_string();
+    let changed = desk.console.cli_ok(&[
+        "device",
+        "policy",
+        device,
+        "--unattended-sessions",
+        "off",
+        "--ticket",
+        &ticket,
+    ]);
+    assert!(
+        changed.contains("unattended sessions on -> off"),
+        "{changed}"
+    );
+    let shown = desk.console.cli_ok(&["device", "policy", device]);
+    assert!(shown.contains("unattended sessions off"), "{shown}");
 }
 
 impl Drop for Desk {
