@@ -17,21 +17,21 @@ use hotline_tests::xvfb::Xvfb;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(super) const PASSWORD: &str = "correct horse battery staple";
 const WIDTH: u16 = 1366;
 const HEIGHT: u16 = 768;
-const APPEARS: Duration = Duration::from_secs(30);
+pub(super) const APPEARS: Duration = Duration::from_secs(30);
 
 /// A console whose prompts wait `consent_secs`, an agent online that sees `signed_in` (a user on
 /// the display, or nobody), and an analyst signed in to the browser on an open ticket naming
 /// the device.
-struct Desk {
-    console: Console,
-    agent: Agent,
-    ticket: i64,
+pub(super) struct Desk {
+    pub(super) console: Console,
+    pub(super) agent: Agent,
+    pub(super) ticket: i64,
 }
 
-fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk {
+pub(super) fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk {
     let mut console = Console::init();
     let config = console.data().join("console.toml");
     let text = std::fs::read_to_string(&config).expect("config");
@@ -82,7 +82,7 @@ fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk
 }
 
 impl Desk {
-    fn open_viewer(&self, page: &Browser, mode: &str) {
+    pub(super) fn open_viewer(&self, page: &Browser, mode: &str) {
         let base = format!("https://{}", self.console.https.expect("started"));
         page.goto(&format!(
             "{base}/tickets/{}/screen?device={}&mode={mode}",
@@ -137,7 +137,7 @@ fn status(page: &Browser) -> (String, String) {
     )
 }
 
-fn wait_state(page: &Browser, state: &str) -> String {
+pub(super) fn wait_state(page: &Browser, state: &str) -> String {
     let start = Instant::now();
     loop {
         let (now, text) = status(page);
@@ -153,7 +153,7 @@ fn wait_state(page: &Browser, state: &str) -> String {
 }
 
 /// Clicks a prompt button once Allow is armed.
-fn answer_prompt(xvfb: &Xvfb, allow: bool) {
+pub(super) fn answer_prompt(xvfb: &Xvfb, allow: bool) {
     let window = xvfb.wait_for_window(PROMPT_TITLE, APPEARS);
     std::thread::sleep(ARM_DELAY * 2);
     let layout = prompt_layout();
