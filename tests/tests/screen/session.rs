@@ -68,17 +68,26 @@ pub(super) fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Brows
     assert_eq!(reply.status, 201, "{reply:?}");
     let ticket = reply.body["number"].as_i64().expect("number");
 
-    let base = format!("https://{}", console.https.expect("started"));
-    page.goto(&format!("{base}/login"));
-    page.fill("#username", "dana");
-    page.fill("#password", PASSWORD);
-    page.click("button[type=submit]");
-    page.wait_until("signed in", "return location.pathname === '/tickets'");
+    sign_in(page, &console, "dana");
     Desk {
         console,
         agent,
         ticket,
     }
+}
+
+/// Signs `username` in to the web console in `page`, signing out whoever was signed in.
+fn sign_in(page: &Browser, console: &Console, username: &str) {
+    let base = format!("https://{}", console.https.expect("started"));
+    page.goto(&format!("{base}/login"));
+    page.eval(
+        "return fetch('/api/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).then(() => true, () => false)",
+    );
+    page.goto(&format!("{base}/login"));
+    page.fill("#username", username);
+    page.fill("#password", PASSWORD);
+    page.click("button[type=submit]");
+    page.wait_until("signed in", "return location.pathname === '/tickets'");
 }
 
 impl Desk {
@@ -306,10 +315,35 @@ fn with_nobody_signed_in_the_analyst_is_told_why_until_an_admin_allows_unattende
     let one_time = desk
         .console
         .add_account("skinner", "Walter Skinner", &["admin"]);
-    let admin = Api::first_login(&desk.console, "skinner", &one_time, PASSWORD);
-    let set = admin.request("PUT", &path, Some(&allow));
-    assert_eq!(set.status, 200, "{set:?}");
+    Api::first_login(&desk.console, "skinner", &one_time, PASSWORD);
+    sign_in(&page, &desk.console, "skinner");
+    let base = format!("https://{}", desk.console.https.expect("started"));
+    page.goto(&format!("{base}/devices"));
+    page.wait_until(
+        "the device's row, clicked",
+        &format!(
+            "const row = [...document.querySelectorAll('tr')].find((r) => r.textContent.includes('{}'));
+             if (row) row.click(); return Boolean(row);",
+            desk.agent.device
+        ),
+    );
+    page.find("#unattended-sessions");
+    assert_eq!(
+        page.eval("return document.getElementById('unattended-sessions').checked"),
+        false
+    );
+    assert_eq!(
+        page.eval("return document.getElementById('policy-ticket').value"),
+        desk.ticket.to_string()
+    );
+    page.click("#unattended-sessions");
+    page.click("#policy-save");
+    page.wait_until(
+        "the device page to show the new policy",
+        "return document.getElementById('unattended-state')?.textContent === 'Unattended sessions: allowed.'",
+    );
     assert_eq!(analyst.get(&path).body["unattended_sessions"], true);
+    sign_in(&page, &desk.console, "dana");
 
     // A new request runs without a prompt on the test's display, and the whole screen
     // arrives exactly (no session bar: nobody is there to see it).
