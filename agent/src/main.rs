@@ -469,3 +469,18 @@ impl Signals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unattended_displays_are_x_display_names() {
+        for good in [":1", ":0.0", "localhost:10", ":12.1"] {
+            assert_eq!(x_display(good).as_deref(), Ok(good));
+        }
+        for bad in ["", "1", ":", ":x", ":1.", "wayland-0"] {
+            assert!(x_display(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

@@ -269,3 +269,45 @@ impl Sessions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hotline_protocol::remote::MonitorLayout;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_frame_stream_waits_for_the_answer_and_only_its_own_device_streams() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), true)
+            .await
+            .expect("store");
+        let sessions = Sessions::new(store);
+        let device = DeviceId::from_random(1);
+        let opening = Opening {
+            device: device.clone(),
+            ticket: TicketNumber(1),
+            analyst: "dana".parse().expect("name"),
+            mode: SessionMode::View,
+            unattended_allowed: true,
+        };
+        let (id, mut events) = sessions.open(opening).await;
+
+        // Before the answer the stream is held, not refused; another device's never counts.
+        assert_eq!(sessions.accepts_frames(&device, id), Welcome::NotYet);
+        let other = DeviceId::from_random(2);
+        assert_eq!(sessions.accepts_frames(&other, id), Welcome::Never);
+
+        let answer = SessionReport::Answered {
+            id,
+            outcome: ConsentOutcome::Unattended,
+            monitors: Vec::<MonitorLayout>::new(),
+        };
+        sessions.on_report(&device, answer).await;
+        assert!(matches!(events.recv().await, Some(ViewerEvent::Report(_))));
+        assert_eq!(sessions.accepts_frames(&device, id), Welcome::Now);
+
+        sessions.end(id, "done").await.expect("was open");
+        assert_eq!(sessions.accepts_frames(&device, id), Welcome::Never);
+    }
+}
