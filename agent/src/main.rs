@@ -54,6 +54,10 @@ enum Command {
         /// of /var/run/utmp.
         #[arg(long, env = "HOTLINE_UTMP")]
         utmp: Option<PathBuf>,
+        /// The X display (such as `:1`) unattended sessions capture and control, on a
+        /// machine with several X servers; by default the first X11 display found.
+        #[arg(long, env = "HOTLINE_UNATTENDED_DISPLAY", value_name = "DISPLAY", value_parser = x_display)]
+        unattended_display: Option<String>,
         /// The directory package payload paths are relative to.
         #[arg(long, default_value = "/")]
         install_root: PathBuf,
@@ -221,6 +225,7 @@ async fn run(command: Command) -> Result<()> {
             install_root,
             step_env,
             utmp,
+            unattended_display,
         } => {
             let inventory = move || match &utmp {
                 Some(utmp) => inventory::platform_with_utmp(utmp),
@@ -255,7 +260,10 @@ async fn run(command: Command) -> Result<()> {
                     audit.clone(),
                     inventory(),
                 )?)),
-                sessions: Some(Arc::new(sessions(&state, audit.clone(), inventory()))),
+                sessions: Some(Arc::new(
+                    sessions(&state, audit.clone(), inventory())
+                        .with_unattended_display(unattended_display),
+                )),
                 deploy: Some(Arc::new(deploy)),
                 ..LinkHooks::default()
             };
@@ -385,6 +393,22 @@ fn sessions(
     )
 }
 
+/// An X display name: `[HOST]:NUMBER[.SCREEN]`.
+fn x_display(text: &str) -> Result<String, String> {
+    let number = text.rsplit_once(':').map(|(_, number)| number);
+    let valid = number.is_some_and(|n| {
+        let (display, screen) = n.split_once('.').unwrap_or((n, "0"));
+        [display, screen]
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not an X display such as :1"))
+    }
+}
+
 fn parse_env(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
@@ -442,6 +466,21 @@ impl Signals {
         tokio::select! {
             _ = self.terminate.recv() => {}
             _ = self.interrupt.recv() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unattended_displays_are_x_display_names() {
+        for good in [":1", ":0.0", "localhost:10", ":12.1"] {
+            assert_eq!(x_display(good).as_deref(), Ok(good));
+        }
+        for bad in ["", "1", ":", ":x", ":1.", "wayland-0"] {
+            assert!(x_display(bad).is_err(), "{bad:?} was accepted");
         }
     }
 }

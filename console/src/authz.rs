@@ -14,9 +14,9 @@
 //!
 //! No role implies another: an admin is not an analyst unless the account holds both.
 //!
-//! FIXME: policy has no API yet; its rules are exercised by the unit tests in
-//! `authz_tests.rs`. Remote sessions call here from `web/screen.rs`, credential resets from
-//! `api/credentials.rs`, deployments from `api/deployments.rs` and the deploy commands.
+//! Remote sessions call here from `web/screen.rs`, credential resets from
+//! `api/credentials.rs`, deployments from `api/deployments.rs` and the deploy commands, and
+//! device policy changes from `api/policy.rs`.
 
 use hotline_protocol::DeviceId;
 use serde_json::json;

@@ -33,7 +33,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a one-time enrollment string for a new agent.
     EnrollToken(TokenArgs),
-    /// List enrolled devices, or act on one.
+    /// List enrolled devices, or act on one (revoke, policy).
+    #[command(visible_alias = "device")]
     Devices(DevicesArgs),
     /// Show recent refusals and anomalies on the agent link, newest first.
     Events(EventsArgs),
@@ -110,4 +111,23 @@ pub enum DevicesAction {
         /// The device id, as `devices` lists it.
         id: String,
     },
+    /// Show a device's policy, or change it for an open ticket that names the device.
+    Policy {
+        /// The device id, as `devices` lists it.
+        id: String,
+        /// Let a remote session start without a prompt while nobody is signed in.
+        #[arg(long, value_name = "on|off", value_parser = on_off, requires = "ticket")]
+        unattended_sessions: Option<bool>,
+        /// The open ticket, naming the device, a change is made for.
+        #[arg(long)]
+        ticket: Option<i64>,
+    },
+}
+
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("{other:?} is neither on nor off")),
+    }
 }

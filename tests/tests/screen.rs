@@ -1,7 +1,8 @@
 //! Screen capture on a real X server (Xvfb): a known picture comes back pixel-exact at
 //! 1920x1080 and 1366x768, a resolution change is followed, the shared memory is nobody
 //! else's to read and does not outlive a SIGKILL, and a display that cannot be captured
-//! says why.
+//! says why. The remote sessions built on it are in `screen/session.rs` and, for the
+//! analyst's input from the browser, `screen/control.rs`.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -14,6 +15,9 @@ use hotline_tests::{bin_dir, signal, wait_for};
 
 #[path = "screen/session.rs"]
 mod session;
+
+#[path = "screen/control.rs"]
+mod control;
 
 fn capture_screen(display: &str) -> hotline_agent::screen::Frame {
     let mut source = X11Source::connect(Some(display)).expect("connecting for capture");

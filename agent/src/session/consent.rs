@@ -22,8 +22,15 @@ pub enum Decision {
 }
 
 /// Decides from the inventory taken now. The first signed-in user with a graphical display
-/// is the one asked; users signed in on text terminals only cannot see a prompt.
-pub fn decide(inventory: &Inventory, unattended_allowed: bool) -> Decision {
+/// is the one asked; users signed in on text terminals only cannot see a prompt. An
+/// unattended session runs on `unattended_display` when the agent was given one, and
+/// otherwise on the first X11 display the inventory lists (the order the display sockets
+/// are read in), which on a machine with several X servers may not be the one meant.
+pub fn decide(
+    inventory: &Inventory,
+    unattended_allowed: bool,
+    unattended_display: Option<&str>,
+) -> Decision {
     if let Some((user, display)) = inventory
         .sessions
         .iter()
@@ -44,6 +51,11 @@ pub fn decide(inventory: &Inventory, unattended_allowed: bool) -> Decision {
             ", and the device's policy does not allow unattended sessions"
         };
         return Decision::CannotShow(format!("{who}{policy}"));
+    }
+    if let Some(display) = unattended_display {
+        return Decision::Unattended {
+            display: display.to_owned(),
+        };
     }
     match inventory
         .displays
@@ -128,14 +140,18 @@ mod tests {
             display: ":0".into(),
         };
         for unattended in [false, true] {
-            let decision = decide(&inventory(sessions.clone(), vec![x11(":0")]), unattended);
+            let decision = decide(
+                &inventory(sessions.clone(), vec![x11(":0")]),
+                unattended,
+                None,
+            );
             assert_eq!(decision, Decision::Ask(target.clone()));
         }
     }
 
     #[test]
     fn nobody_signed_in_without_unattended_cannot_show() {
-        let decision = decide(&inventory(Vec::new(), vec![x11(":0")]), false);
+        let decision = decide(&inventory(Vec::new(), vec![x11(":0")]), false, Some(":0"));
         let Decision::CannotShow(reason) = decision else {
             panic!("expected CannotShow, got {decision:?}");
         };
@@ -152,15 +168,24 @@ mod tests {
             },
             x11(":1"),
         ];
-        let decision = decide(&inventory(Vec::new(), displays), true);
+        let decision = decide(&inventory(Vec::new(), displays.clone()), true, None);
         assert_eq!(
             decision,
             Decision::Unattended {
                 display: ":1".into()
             }
         );
-        let none = decide(&inventory(Vec::new(), Vec::new()), true);
+        let none = decide(&inventory(Vec::new(), Vec::new()), true, None);
         assert!(matches!(none, Decision::CannotShow(reason) if reason.contains("no X11 display")));
+
+        // The display the agent was given wins over the inventory's order.
+        let chosen = decide(&inventory(Vec::new(), displays), true, Some(":7"));
+        assert_eq!(
+            chosen,
+            Decision::Unattended {
+                display: ":7".into()
+            }
+        );
     }
 
     #[test]
@@ -168,6 +193,7 @@ mod tests {
         let decision = decide(
             &inventory(vec![session("bob", None)], vec![x11(":0")]),
             true,
+            Some(":0"),
         );
         assert!(
             matches!(&decision, Decision::CannotShow(reason) if reason.contains("graphical")),

@@ -181,7 +181,11 @@ async fn drive_inner(
 
 /// Opens the desktop and asks the caller. Blocks.
 fn prepare(sessions: &Sessions, request: &SessionRequest) -> Prepared {
-    let decision = decide(&sessions.inventory.collect(), request.unattended_allowed);
+    let decision = decide(
+        &sessions.inventory.collect(),
+        request.unattended_allowed,
+        sessions.unattended_display.as_deref(),
+    );
     let (target, display) = match decision {
         Decision::Ask(target) => {
             let display = target.display.clone();

@@ -53,6 +53,8 @@ pub struct Sessions {
     pub audit: Arc<Audit>,
     /// Who is signed in, and the displays, at the moment of a request.
     pub inventory: Box<dyn InventorySource>,
+    /// The X display unattended sessions use; `None` takes the inventory's first.
+    unattended_display: Option<String>,
     guard: Mutex<RequestGuard>,
     limit: Mutex<PromptLimit>,
     /// The session running on this device, if any: one at a time.
@@ -88,10 +90,19 @@ impl Sessions {
             indicator,
             audit,
             inventory,
+            unattended_display: None,
             guard: Mutex::new(RequestGuard::new(device, admit::RULES)),
             limit: Mutex::new(PromptLimit::default()),
             running: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Runs unattended sessions on `display` (an X display name such as `:1`) rather than
+    /// on the first X11 display the inventory lists.
+    #[must_use]
+    pub fn with_unattended_display(mut self, display: Option<String>) -> Sessions {
+        self.unattended_display = display;
+        self
     }
 
     /// Takes a request from the console at `now_ms`. An admitted request starts its driver on

@@ -13,6 +13,7 @@ mod credentials;
 mod deployments;
 mod devices;
 mod error;
+mod policy;
 mod session;
 mod tickets;
 
@@ -25,6 +26,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 pub use body::Body;
 pub use caller::{Caller, SESSION_COOKIE, Via, cookie, origin_allowed};
 pub use error::ApiError;
+pub(crate) use policy::change_params;
 pub use tickets::export_json;
 
 use crate::audit::Feed;
@@ -62,6 +64,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/devices/{id}", &["get"]),
     ("/api/devices/{id}/accounts", &["get"]),
     ("/api/devices/{id}/reset", &["post"]),
+    ("/api/devices/{id}/policy", &["get", "put"]),
     ("/api/tickets", &["get", "post"]),
     ("/api/tickets/{n}", &["get", "patch"]),
     ("/api/tickets/{n}/notes", &["post"]),
@@ -105,6 +108,11 @@ pub fn router() -> Router<AppState> {
         get(credentials::accounts),
     );
     router = mount(router, "/api/devices/{id}/reset", post(credentials::reset));
+    router = mount(
+        router,
+        "/api/devices/{id}/policy",
+        get(policy::show).put(policy::set),
+    );
     router = mount(
         router,
         "/api/tickets",

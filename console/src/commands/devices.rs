@@ -1,13 +1,18 @@
-//! `hotline-console devices`: list enrolled devices, or revoke one.
+//! `hotline-console devices`: list enrolled devices, revoke one, or show and set its policy.
 
 use anyhow::{Context, Result, bail};
 use hotline_protocol::DeviceId;
 use serde_json::json;
 
+use super::analyst::cli_actor;
+use crate::api::change_params;
+use crate::audit::{NewEntry, Outcome};
+use crate::authz::Action;
 use crate::cli::{DevicesAction, DevicesArgs};
 use crate::datadir::DataDir;
 use crate::output;
-use crate::store::{DeviceRecord, Store, unix_now};
+use crate::store::{DevicePolicy, DeviceRecord, Store, unix_now};
+use crate::tickets::TicketNumber;
 
 /// A console that has not said it is alive for this long is taken to be down, and with it
 /// every device it had marked online.
@@ -19,6 +24,11 @@ pub async fn run(dir: &DataDir, args: &DevicesArgs) -> Result<()> {
     let result = match &args.action {
         None => list(&store, args.json).await,
         Some(DevicesAction::Revoke { id }) => revoke(&store, id).await,
+        Some(DevicesAction::Policy {
+            id,
+            unattended_sessions,
+            ticket,
+        }) => policy(&store, id, *unattended_sessions, *ticket).await,
     };
     store.close().await;
     result
@@ -116,6 +126,84 @@ async fn revoke(store: &Store, id: &str) -> Result<()> {
         output::line(&format!("device {device} was already revoked"));
     }
     Ok(())
+}
+
+/// Shows a device's policy, or sets it for `ticket` as the CLI's operator. The ticket rule is
+/// the API's (open, naming the device); a refusal is recorded on the ticket before it is
+/// reported, and the change with its old value.
+async fn policy(
+    store: &Store,
+    id: &str,
+    unattended: Option<bool>,
+    ticket: Option<i64>,
+) -> Result<()> {
+    let device: DeviceId = id.parse()?;
+    if store.device(device.as_str()).await?.is_none() {
+        bail!("no device {device}");
+    }
+    let (Some(unattended), Some(ticket)) = (unattended, ticket.map(TicketNumber)) else {
+        let policy = store.device_policy(&device).await?;
+        output::line(&format!(
+            "device {device}: unattended sessions {}",
+            on_off(policy.unattended_sessions)
+        ));
+        return Ok(());
+    };
+
+    let actor = cli_actor();
+    if let Some(reason) = policy_refusal(store, &device, ticket).await? {
+        let entry = NewEntry::new(actor, Action::SetPolicy.name())
+            .device(Some(device.clone()))
+            .ticket(Some(ticket))
+            .outcome(Outcome::Refused(reason.clone()));
+        store.append_audit(entry).await?;
+        bail!("refused: {reason}");
+    }
+    let new = DevicePolicy {
+        unattended_sessions: unattended,
+    };
+    let record = |old| {
+        NewEntry::new(actor.clone(), Action::SetPolicy.name())
+            .params(change_params(old, new))
+            .device(Some(device.clone()))
+            .ticket(Some(ticket))
+    };
+    let old = store
+        .set_device_policy(&device, new, &actor.to_string(), record)
+        .await?;
+    output::line(&format!(
+        "device {device}: unattended sessions {} -> {}",
+        on_off(old.unattended_sessions),
+        on_off(unattended)
+    ));
+    Ok(())
+}
+
+/// Why `ticket` cannot carry a policy change on `device`, if it cannot.
+async fn policy_refusal(
+    store: &Store,
+    device: &DeviceId,
+    ticket: TicketNumber,
+) -> Result<Option<String>> {
+    let Some(record) = store.ticket(ticket).await? else {
+        return Ok(Some(format!("ticket {ticket} does not exist")));
+    };
+    if !record.status.is_open() {
+        return Ok(Some(format!(
+            "ticket {ticket} is {}, not open",
+            record.status.as_str()
+        )));
+    }
+    if !record.devices.iter().any(|d| d == device.as_str()) {
+        return Ok(Some(format!(
+            "ticket {ticket} does not name device {device}"
+        )));
+    }
+    Ok(None)
+}
+
+fn on_off(value: bool) -> &'static str {
+    if value { "on" } else { "off" }
 }
 
 #[cfg(test)]

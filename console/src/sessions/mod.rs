@@ -36,6 +36,16 @@ pub enum ViewerEvent {
     Frame(Bytes),
 }
 
+/// Whether a device's frame stream for a session is welcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Welcome {
+    Now,
+    /// The session waits for the device's answer, which travels on the control stream and
+    /// may arrive after the frame stream that follows it on the device.
+    NotYet,
+    Never,
+}
+
 /// Who opened a session, for what.
 #[derive(Debug, Clone)]
 pub struct Opening {
@@ -43,6 +53,8 @@ pub struct Opening {
     pub ticket: TicketNumber,
     pub analyst: AccountName,
     pub mode: SessionMode,
+    /// The device's policy lets the session start unattended when nobody is signed in.
+    pub unattended_allowed: bool,
 }
 
 #[derive(Debug)]
@@ -50,6 +62,8 @@ struct Entry {
     opening: Opening,
     phase: Phase,
     started_ms: Option<i64>,
+    /// The device answered that it runs without a prompt: nobody is signed in.
+    unattended: bool,
     viewer: mpsc::Sender<ViewerEvent>,
 }
 
@@ -82,7 +96,11 @@ impl Sessions {
         let id = SessionId(rand::random());
         let (viewer, events) = mpsc::channel(VIEWER_QUEUE);
         let entry = NewEntry {
-            params: json!({ "session": id.to_string(), "mode": opening.mode.label() }),
+            params: json!({
+                "session": id.to_string(),
+                "mode": opening.mode.label(),
+                "unattended_allowed": opening.unattended_allowed,
+            }),
             ..self.entry(&opening, "session.request", Outcome::Ok)
         };
         self.append(entry).await;
@@ -91,18 +109,24 @@ impl Sessions {
             opening,
             phase,
             started_ms: None,
+            unattended: false,
             viewer,
         };
         self.lock().insert(id, entry);
         (id, events)
     }
 
-    /// Whether `device` may stream frames for session `id` now.
-    pub fn accepts_frames(&self, device: &DeviceId, id: SessionId) -> bool {
-        self.lock().get(&id).is_some_and(|entry| {
-            entry.opening.device == *device
-                && matches!(entry.phase, Phase::Allowed { .. } | Phase::Running { .. })
-        })
+    /// Whether `device` may stream frames for session `id`: now, not yet (the session
+    /// still waits for its answer), or never.
+    pub fn accepts_frames(&self, device: &DeviceId, id: SessionId) -> Welcome {
+        match self.lock().get(&id) {
+            Some(entry) if entry.opening.device == *device => match entry.phase {
+                Phase::Allowed { .. } | Phase::Running { .. } => Welcome::Now,
+                Phase::Requested { .. } => Welcome::NotYet,
+                Phase::Over => Welcome::Never,
+            },
+            _ => Welcome::Never,
+        }
     }
 
     /// Hands a frame from `device` to session `id`'s viewer. Returns `false` when the frame
@@ -138,8 +162,13 @@ impl Sessions {
                 warn!(session = %id, %error, "session report dropped");
                 return;
             }
-            if matches!(report, SessionReport::Started { .. }) {
-                entry.started_ms = Some(now_ms());
+            match &report {
+                SessionReport::Started { .. } => entry.started_ms = Some(now_ms()),
+                SessionReport::Answered {
+                    outcome: ConsentOutcome::Unattended,
+                    ..
+                } => entry.unattended = true,
+                _ => {}
             }
             let record = self.record_of(id, entry, &report);
             entry.viewer.try_send(ViewerEvent::Report(report)).ok();
@@ -194,7 +223,11 @@ impl Sessions {
             SessionReport::Started { .. } => (
                 "session.start",
                 Outcome::Ok,
-                json!({ "session": session, "mode": entry.opening.mode.label() }),
+                json!({
+                    "session": session,
+                    "mode": entry.opening.mode.label(),
+                    "unattended": entry.unattended,
+                }),
             ),
             SessionReport::ViewOnly { by_caller, .. } => (
                 "session.view_only",
@@ -234,5 +267,47 @@ impl Sessions {
                 "could not record a session step"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hotline_protocol::remote::MonitorLayout;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_frame_stream_waits_for_the_answer_and_only_its_own_device_streams() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), true)
+            .await
+            .expect("store");
+        let sessions = Sessions::new(store);
+        let device = DeviceId::from_random(1);
+        let opening = Opening {
+            device: device.clone(),
+            ticket: TicketNumber(1),
+            analyst: "dana".parse().expect("name"),
+            mode: SessionMode::View,
+            unattended_allowed: true,
+        };
+        let (id, mut events) = sessions.open(opening).await;
+
+        // Before the answer the stream is held, not refused; another device's never counts.
+        assert_eq!(sessions.accepts_frames(&device, id), Welcome::NotYet);
+        let other = DeviceId::from_random(2);
+        assert_eq!(sessions.accepts_frames(&other, id), Welcome::Never);
+
+        let answer = SessionReport::Answered {
+            id,
+            outcome: ConsentOutcome::Unattended,
+            monitors: Vec::<MonitorLayout>::new(),
+        };
+        sessions.on_report(&device, answer).await;
+        assert!(matches!(events.recv().await, Some(ViewerEvent::Report(_))));
+        assert_eq!(sessions.accepts_frames(&device, id), Welcome::Now);
+
+        sessions.end(id, "done").await.expect("was open");
+        assert_eq!(sessions.accepts_frames(&device, id), Welcome::Never);
     }
 }

@@ -8,6 +8,7 @@ mod audit;
 mod deployments;
 mod devices;
 mod events;
+mod policies;
 mod repository;
 mod tickets;
 mod tokens;
@@ -30,6 +31,7 @@ pub use agent_audit::{AgentAuditRow, Ingested};
 pub use deployments::{DeploymentRow, DeviceResult, NewDeployment, TargetDevice, Window};
 pub use devices::{DeviceRecord, Presence};
 pub use events::LinkEvent;
+pub use policies::DevicePolicy;
 pub use repository::TargetRow;
 pub use tokens::TokenCheck;
 
@@ -59,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "deploy",
         include_str!("../../migrations/0004_deploy.sql"),
+    ),
+    (
+        6,
+        "device_policy",
+        include_str!("../../migrations/0006_device_policy.sql"),
     ),
 ];
 

@@ -136,6 +136,9 @@ async fn authorise(
             format!("device {device} is offline"),
         ));
     }
+    // The policy as it is now travels with the request; the device still runs unattended
+    // only when nobody is signed in.
+    let policy = state.store.device_policy(&device).await?;
     Ok(Viewer {
         state: state.clone(),
         principal,
@@ -146,6 +149,7 @@ async fn authorise(
             ticket,
             analyst: caller.account.name.clone(),
             mode,
+            unattended_allowed: policy.unattended_sessions,
         },
         monitor,
     })
@@ -227,9 +231,7 @@ impl Viewer {
             analyst: self.analyst.clone(),
             mode: self.opening.mode,
             monitor: self.monitor,
-            // FIXME: no per-device policy on the console yet, so no session starts without
-            // the caller's Allow.
-            unattended_allowed: false,
+            unattended_allowed: self.opening.unattended_allowed,
             consent_timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(30_000),
             expires_at_ms: now_ms().saturating_add(lifetime),
         }

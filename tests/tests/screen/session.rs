@@ -2,7 +2,8 @@
 //! prompt on a real X server clicked with xdotool, and the analyst's viewer in headless
 //! Chromium. Allow shows the caller's screen pixel-exact in the browser canvas and lets the
 //! analyst drive it; Deny and no answer refuse; the caller's End stops the frames; a device
-//! with nobody signed in tells the analyst why.
+//! with nobody signed in tells the analyst why, until an admin's policy for the device lets
+//! sessions run there unattended.
 
 use std::time::{Duration, Instant};
 
@@ -16,21 +17,21 @@ use hotline_tests::xvfb::Xvfb;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(super) const PASSWORD: &str = "correct horse battery staple";
 const WIDTH: u16 = 1366;
 const HEIGHT: u16 = 768;
-const APPEARS: Duration = Duration::from_secs(30);
+pub(super) const APPEARS: Duration = Duration::from_secs(30);
 
 /// A console whose prompts wait `consent_secs`, an agent online that sees `signed_in` (a user on
 /// the display, or nobody), and an analyst signed in to the browser on an open ticket naming
 /// the device.
-struct Desk {
-    console: Console,
-    agent: Agent,
-    ticket: i64,
+pub(super) struct Desk {
+    pub(super) console: Console,
+    pub(super) agent: Agent,
+    pub(super) ticket: i64,
 }
 
-fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk {
+pub(super) fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk {
     let mut console = Console::init();
     let config = console.data().join("console.toml");
     let text = std::fs::read_to_string(&config).expect("config");
@@ -50,6 +51,10 @@ fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk
         agent.sign_in_nobody();
     }
     agent.env.push(("DISPLAY".into(), xvfb.display.clone()));
+    // Unattended sessions go to this test's own display, whatever other X servers run.
+    agent
+        .env
+        .push(("HOTLINE_UNATTENDED_DISPLAY".into(), xvfb.display.clone()));
     agent.start();
     console.wait_status(&agent.device, "online", Duration::from_secs(15));
 
@@ -63,12 +68,7 @@ fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk
     assert_eq!(reply.status, 201, "{reply:?}");
     let ticket = reply.body["number"].as_i64().expect("number");
 
-    let base = format!("https://{}", console.https.expect("started"));
-    page.goto(&format!("{base}/login"));
-    page.fill("#username", "dana");
-    page.fill("#password", PASSWORD);
-    page.click("button[type=submit]");
-    page.wait_until("signed in", "return location.pathname === '/tickets'");
+    sign_in(page, &console, "dana");
     Desk {
         console,
         agent,
@@ -76,8 +76,22 @@ fn desk(xvfb: &Xvfb, signed_in: bool, consent_secs: u32, page: &Browser) -> Desk
     }
 }
 
+/// Signs `username` in to the web console in `page`, signing out whoever was signed in.
+fn sign_in(page: &Browser, console: &Console, username: &str) {
+    let base = format!("https://{}", console.https.expect("started"));
+    page.goto(&format!("{base}/login"));
+    page.eval(
+        "return fetch('/api/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).then(() => true, () => false)",
+    );
+    page.goto(&format!("{base}/login"));
+    page.fill("#username", username);
+    page.fill("#password", PASSWORD);
+    page.click("button[type=submit]");
+    page.wait_until("signed in", "return location.pathname === '/tickets'");
+}
+
 impl Desk {
-    fn open_viewer(&self, page: &Browser, mode: &str) {
+    pub(super) fn open_viewer(&self, page: &Browser, mode: &str) {
         let base = format!("https://{}", self.console.https.expect("started"));
         page.goto(&format!(
             "{base}/tickets/{}/screen?device={}&mode={mode}",
@@ -86,8 +100,8 @@ impl Desk {
         page.find("#session-status");
     }
 
-    /// The ticket's audit actions and answers about sessions, in order.
-    fn session_record(&self) -> Vec<(String, String)> {
+    /// The ticket's audit entries, in order.
+    fn ticket_record(&self) -> Vec<Value> {
         let export = self.console.cli_ok(&[
             "audit",
             "export",
@@ -96,9 +110,12 @@ impl Desk {
             "--json",
         ]);
         let export: Value = serde_json::from_str(&export).expect("export JSON");
-        export["audit"]
-            .as_array()
-            .expect("entries")
+        export["audit"].as_array().expect("entries").clone()
+    }
+
+    /// The ticket's audit actions and answers about sessions, in order.
+    fn session_record(&self) -> Vec<(String, String)> {
+        self.ticket_record()
             .iter()
             .filter(|e| {
                 e["action"]
@@ -129,7 +146,7 @@ fn status(page: &Browser) -> (String, String) {
     )
 }
 
-fn wait_state(page: &Browser, state: &str) -> String {
+pub(super) fn wait_state(page: &Browser, state: &str) -> String {
     let start = Instant::now();
     loop {
         let (now, text) = status(page);
@@ -145,7 +162,7 @@ fn wait_state(page: &Browser, state: &str) -> String {
 }
 
 /// Clicks a prompt button once Allow is armed.
-fn answer_prompt(xvfb: &Xvfb, allow: bool) {
+pub(super) fn answer_prompt(xvfb: &Xvfb, allow: bool) {
     let window = xvfb.wait_for_window(PROMPT_TITLE, APPEARS);
     std::thread::sleep(ARM_DELAY * 2);
     let layout = prompt_layout();
@@ -272,21 +289,128 @@ fn deny_and_no_answer_refuse_the_session_and_the_ticket_says_so() {
 }
 
 #[test]
-fn with_nobody_signed_in_the_analyst_is_told_why() {
+fn with_nobody_signed_in_the_analyst_is_told_why_until_an_admin_allows_unattended_sessions() {
     let xvfb = Xvfb::start(1280, 800);
-    let _shown = Picture::wallpaper(&xvfb.display, 1280, 800, &pattern(1280, 800, 5));
+    let picture = pattern(1280, 800, 5);
+    let _shown = Picture::wallpaper(&xvfb.display, 1280, 800, &picture);
     let page = browser::shared();
     let desk = desk(&xvfb, false, 8, &page);
 
     desk.open_viewer(&page, "view");
     let text = wait_state(&page, "refused");
     assert!(text.contains("nobody is signed in"), "{text}");
-    let (state, _) = status(&page);
-    assert_eq!(state, "refused");
+    assert!(text.contains("policy does not allow"), "{text}");
     assert!(
         !xvfb.has_window(PROMPT_TITLE),
         "a prompt showed with nobody signed in"
     );
+
+    // The analyst on the ticket may not change the device's policy; an admin may.
+    let path = format!("/api/devices/{}/policy", desk.agent.device);
+    let allow = json!({ "ticket": desk.ticket, "unattended_sessions": true });
+    let analyst = Api::login(&desk.console, "dana", PASSWORD);
+    let refused = analyst.request("PUT", &path, Some(&allow));
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(refused.error().contains("admin"), "{refused:?}");
+    let one_time = desk
+        .console
+        .add_account("skinner", "Walter Skinner", &["admin"]);
+    Api::first_login(&desk.console, "skinner", &one_time, PASSWORD);
+    sign_in(&page, &desk.console, "skinner");
+    let base = format!("https://{}", desk.console.https.expect("started"));
+    page.goto(&format!("{base}/devices"));
+    page.wait_until(
+        "the device's row, clicked",
+        &format!(
+            "const row = [...document.querySelectorAll('tr')].find((r) => r.textContent.includes('{}'));
+             if (row) row.click(); return Boolean(row);",
+            desk.agent.device
+        ),
+    );
+    page.find("#unattended-sessions");
+    assert_eq!(
+        page.eval("return document.getElementById('unattended-sessions').checked"),
+        false
+    );
+    assert_eq!(
+        page.eval("return document.getElementById('policy-ticket').value"),
+        desk.ticket.to_string()
+    );
+    page.click("#unattended-sessions");
+    page.click("#policy-save");
+    page.wait_until(
+        "the device page to show the new policy",
+        "return document.getElementById('unattended-state')?.textContent === 'Unattended sessions: allowed.'",
+    );
+    assert_eq!(analyst.get(&path).body["unattended_sessions"], true);
+    sign_in(&page, &desk.console, "dana");
+
+    // A new request runs without a prompt on the test's display, and the whole screen
+    // arrives exactly (no session bar: nobody is there to see it).
+    desk.open_viewer(&page, "view");
+    wait_state(&page, "running");
+    let expected = rows_sha(&picture, 1280, 0, 800);
+    let start = Instant::now();
+    while canvas_rows_sha(&page, 0, 800) != expected {
+        assert!(
+            start.elapsed() < APPEARS,
+            "the canvas never showed the unattended screen pixel-exact"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !xvfb.has_window(PROMPT_TITLE),
+        "an unattended session prompted"
+    );
+    page.click("#end-session");
+    wait_state(&page, "ended");
+
+    // The ticket says who changed what, and that the session ran unattended.
+    let record = desk.ticket_record();
+    let policy: Vec<(&str, &str, &Value)> = record
+        .iter()
+        .filter(|e| e["action"] == "policy.set")
+        .map(|e| {
+            let actor = e["actor"].as_str().unwrap_or_default();
+            let outcome = e["outcome"].as_str().unwrap_or_default();
+            (actor, outcome, &e["params"]["unattended_sessions"])
+        })
+        .collect();
+    assert_eq!(policy.len(), 2, "{record:?}");
+    assert_eq!((policy[0].0, policy[0].1), ("analyst:dana", "refused"));
+    assert_eq!((policy[1].0, policy[1].1), ("analyst:skinner", "ok"));
+    assert_eq!(*policy[1].2, json!({ "old": false, "new": true }));
+    let answers: Vec<String> = desk
+        .session_record()
+        .into_iter()
+        .filter(|(action, _)| action == "session.answer")
+        .map(|(_, answer)| answer)
+        .collect();
+    assert_eq!(answers, ["cannot_show", "unattended"]);
+    let started = record
+        .iter()
+        .find(|e| e["action"] == "session.start")
+        .expect("a session.start entry");
+    assert_eq!(started["params"]["unattended"], true, "{started}");
+
+    // The operator's CLI turns it off again, saying what it was.
+    let device = desk.agent.device.as_str();
+    let ticket = desk.ticket.to_string();
+    let changed = desk.console.cli_ok(&[
+        "device",
+        "policy",
+        device,
+        "--unattended-sessions",
+        "off",
+        "--ticket",
+        &ticket,
+    ]);
+    assert!(
+        changed.contains("unattended sessions on -> off"),
+        "{changed}"
+    );
+    let shown = desk.console.cli_ok(&["device", "policy", device]);
+    assert!(shown.contains("unattended sessions off"), "{shown}");
 }
 
 impl Drop for Desk {

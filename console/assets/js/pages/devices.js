@@ -1,8 +1,8 @@
 // Devices: who is online, what they run, who is signed in on them. Everything here was
 // reported by a device, so every value goes through `text()` (a capped text node).
 
-import { get } from "../api.js";
-import { ago, formatTime, h, replace, text } from "../dom.js";
+import { api, get } from "../api.js";
+import { ago, formatTime, h, notify, replace, text } from "../dom.js";
 import { selectableTable } from "../list.js";
 
 export const title = () => "Devices";
@@ -13,7 +13,7 @@ const os = (device) => {
   return info ? [info.name, info.version].filter(Boolean).join(" ") : "";
 };
 
-export async function render(main) {
+export async function render(main, ctx) {
   const all = await get("/api/devices");
   const filter = h("input", { type: "search", id: "device-filter", "data-filter": true, placeholder: "Filter: host, user, OS, id  ( / )", "aria-label": "Filter devices" });
   const onlineOnly = h("input", { type: "checkbox", id: "online-only" });
@@ -36,7 +36,7 @@ export async function render(main) {
       { label: "Users", cell: (d) => text(users(d).join(", "), 48) },
       { label: "Last seen", cell: (d) => h("span", { title: formatTime(d.last_seen) }, d.online ? "now" : ago(d.last_seen)) },
       { label: "Id", class: "mono", cell: (d) => text(d.id, 24) },
-    ], shown, (device) => showDetail(detail, device)));
+    ], shown, (device) => showDetail(detail, device, ctx.me)));
   }
 
   filter.addEventListener("input", draw);
@@ -48,7 +48,7 @@ export async function render(main) {
   draw();
 }
 
-function showDetail(detail, device) {
+function showDetail(detail, device, me) {
   const inv = device.inventory || {};
   const sessions = inv.sessions || [];
   const displays = inv.displays || [];
@@ -68,6 +68,49 @@ function showDetail(detail, device) {
     displays.length ? h("ul", { class: "plain" }, displays.slice(0, 20).map((d) =>
       h("li", {}, text(d.name, 32), " ", text(typeof d.kind === "string" ? d.kind : JSON.stringify(d.kind), 32)))) : h("p", { class: "muted" }, "None."),
     h("p", {}, h("a", { href: `/tickets/new?device=${encodeURIComponent(device.id)}` }, "New ticket for this device"), " \u00b7 ",
-      h("a", { href: `/tickets?device=${encodeURIComponent(device.id)}` }, "Its tickets")));
+      h("a", { href: `/tickets?device=${encodeURIComponent(device.id)}` }, "Its tickets")),
+    policySection(device, me));
   detail.scrollIntoView({ block: "nearest" });
+}
+
+const OPEN = ["new", "open", "waiting"];
+
+// The device's policy: everyone sees it; admins change it for an open ticket that names the
+// device (the change goes onto that ticket's record, old and new value).
+function policySection(device, me) {
+  const section = h("section", { class: "policy", id: "device-policy", "aria-label": "Policy" },
+    h("h3", {}, "Policy"), h("p", { class: "muted" }, "Loading\u2026"));
+  const admin = (me?.roles || []).includes("admin");
+  const path = `/api/devices/${encodeURIComponent(device.id)}/policy`;
+  Promise.all([get(path), admin ? get(`/api/tickets?device=${encodeURIComponent(device.id)}`) : []])
+    .then(([policy, tickets]) => drawPolicy(section, path, policy, admin, tickets.filter((t) => OPEN.includes(t.status))))
+    .catch((error) => replace(section, h("h3", {}, "Policy"), h("p", { class: "error" }, error.message)));
+  return section;
+}
+
+function drawPolicy(section, path, policy, admin, tickets) {
+  const label = "Unattended sessions: a remote session may start without a prompt while nobody is signed in";
+  const state = h("p", { id: "unattended-state" }, `Unattended sessions: ${policy.unattended_sessions ? "allowed" : "not allowed"}.`);
+  if (!admin) return replace(section, h("h3", {}, "Policy"), state);
+  const box = h("input", { type: "checkbox", id: "unattended-sessions" });
+  box.checked = policy.unattended_sessions;
+  const ticket = h("select", { id: "policy-ticket", "aria-label": "Ticket for the change" },
+    tickets.length ? null : h("option", { value: "" }, "No open ticket names this device"),
+    tickets.map((t) => h("option", { value: String(t.number) }, `#${t.number} ${t.title}`)));
+  const save = h("button", { type: "submit", id: "policy-save", disabled: !tickets.length }, "Save policy");
+  const form = h("form", { class: "policy-form" },
+    h("label", { class: "check" }, box, " ", label), h("div", { class: "field" }, h("label", { for: "policy-ticket" }, "For ticket"), ticket), save);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    save.disabled = true;
+    try {
+      const now = await api("PUT", path, { ticket: Number(ticket.value), unattended_sessions: box.checked });
+      drawPolicy(section, path, now, admin, tickets);
+      notify("Policy saved.");
+    } catch (error) {
+      notify(error.message, "error");
+      save.disabled = false;
+    }
+  });
+  replace(section, h("h3", {}, "Policy"), state, form);
 }

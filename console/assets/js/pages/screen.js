@@ -1,7 +1,8 @@
 // A remote screen session: asks the device, shows the caller's answer, then draws the
 // caller's screen on a canvas that scales to the window and, in a control session, sends the
 // analyst's mouse and keyboard. Keys travel as physical key codes (KeyboardEvent.code), so
-// the caller's layout decides the character; "Type text" sends any Unicode text as it is.
+// the caller's layout decides the character; "Type text" (an in-page dialog) sends any
+// Unicode text as it is.
 // Everything held down is released when the tab loses focus or control ends.
 
 import { h, notify, replace, text } from "../dom.js";
@@ -18,6 +19,8 @@ const COMBOS = [
   ["Print Screen", ["PrintScreen"]],
   ["Ctrl+Alt+F1", ["ControlLeft", "AltLeft", "F1"]],
 ];
+// The longest text one "Type text" may carry, in UTF-8 bytes (the protocol's limit).
+const MAX_TYPE_TEXT = 4096;
 const BUTTONS = ["Left", "Middle", "Right", "Back", "Forward"];
 const LABELS = {
   allow: "The caller allowed the session.",
@@ -45,12 +48,22 @@ export async function render(main, ctx) {
   const combos = h("select", { id: "combos", "aria-label": "Send keys", hidden: !control },
     h("option", { value: "" }, "Send keys\u2026"), ...COMBOS.map(([label], i) => h("option", { value: String(i) }, label)));
   const monitors = h("select", { id: "monitor", "aria-label": "Monitor", hidden: true });
+  const typeInput = h("textarea", { id: "type-text-input", rows: "4", cols: "48", "aria-describedby": "type-text-hint" });
+  const typeSend = h("button", { type: "submit", id: "type-text-send", value: "send" }, "Send");
+  const typeCancel = h("button", { type: "button", id: "type-text-cancel" }, "Cancel");
+  const typeDialog = h("dialog", { id: "type-text-dialog", "aria-labelledby": "type-text-title" },
+    h("form", { method: "dialog" },
+      h("h2", { id: "type-text-title" }, "Type text on the caller's screen"),
+      h("label", { for: "type-text-input", id: "type-text-hint", class: "hint" },
+        "Sent exactly as written, whatever the caller's keyboard layout. Ctrl+Enter sends; Escape cancels."),
+      typeInput,
+      h("div", { class: "actions" }, typeSend, typeCancel)));
   const bar = h("div", { class: "session-bar" },
     h("a", { href: `/tickets/${number}` }, `\u2190 Ticket #${number}`),
     h("span", { class: "mono" }, text(device, 40)),
     h("span", { class: "pill" }, control ? "view and control" : "view only"),
     h("span", { class: "spacer" }), monitors, combos, typeButton, viewOnlyButton, endButton);
-  main.append(bar, status, h("div", { class: "screen-wrap" }, canvas));
+  main.append(bar, status, h("div", { class: "screen-wrap" }, canvas), typeDialog);
 
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const params = new URLSearchParams({ device, mode, monitor: "all" });
@@ -115,6 +128,7 @@ export async function render(main, ctx) {
 
   function dropControl(message) {
     releaseAll();
+    if (typeDialog.open) typeDialog.close("cancel");
     control = false;
     viewOnlyButton.hidden = true;
     typeButton.hidden = true;
@@ -131,10 +145,15 @@ export async function render(main, ctx) {
     if (pendingMove) input([{ PointerMove: pendingMove }]);
     pendingMove = null;
   }
+  // The canvas is scaled to fit (object-fit: contain), so the picture may be letterboxed
+  // inside the element's box: a point maps through the picture's own scale and offset.
   function position(event) {
     const rect = canvas.getBoundingClientRect();
-    const x = Math.floor((event.clientX - rect.left) * canvas.width / rect.width);
-    const y = Math.floor((event.clientY - rect.top) * canvas.height / rect.height);
+    const scale = Math.min(rect.width / canvas.width, rect.height / canvas.height) || 1;
+    const left = rect.left + (rect.width - canvas.width * scale) / 2;
+    const top = rect.top + (rect.height - canvas.height * scale) / 2;
+    const x = Math.floor((event.clientX - left) / scale);
+    const y = Math.floor((event.clientY - top) / scale);
     return { x: Math.max(0, Math.min(canvas.width - 1, x)), y: Math.max(0, Math.min(canvas.height - 1, y)) };
   }
   function releaseAll() {
@@ -171,9 +190,11 @@ export async function render(main, ctx) {
     const steps = (delta) => Math.max(-20, Math.min(20, Math.round(delta / 100) || Math.sign(delta)));
     input([{ Wheel: { dx: steps(event.deltaX), dy: steps(event.deltaY) } }]);
   }, { passive: false });
+  // Keys typed on the canvas are the caller's, never the console's shortcuts.
   canvas.addEventListener("keydown", (event) => {
     if (!control || !running || !event.code) return;
     event.preventDefault();
+    event.stopPropagation();
     if (event.repeat && held.keys.has(event.code)) return;
     held.keys.add(event.code);
     input([{ Key: { code: event.code, pressed: true } }]);
@@ -181,6 +202,7 @@ export async function render(main, ctx) {
   canvas.addEventListener("keyup", (event) => {
     if (!control || !running || !event.code) return;
     event.preventDefault();
+    event.stopPropagation();
     held.keys.delete(event.code);
     input([{ Key: { code: event.code, pressed: false } }]);
   });
@@ -198,9 +220,31 @@ export async function render(main, ctx) {
     input([...keys.map((code) => ({ Key: { code, pressed: true } })), ...[...keys].reverse().map((code) => ({ Key: { code, pressed: false } }))]);
     canvas.focus();
   });
+  // "Type text": an in-page dialog, so the text never leaves the page through a browser
+  // prompt and the canvas gets the focus back however the dialog closes.
   typeButton.addEventListener("click", () => {
-    const value = window.prompt("Text to type on the caller's screen (sent as it is, whatever their keyboard layout):");
-    if (value) input([{ TypeText: { text: value } }]);
+    typeInput.value = "";
+    typeDialog.returnValue = "";
+    typeDialog.showModal();
+    typeInput.focus();
+  });
+  typeCancel.addEventListener("click", () => typeDialog.close("cancel"));
+  typeDialog.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Escape") {
+      event.preventDefault();
+      typeDialog.close("cancel");
+    } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      typeDialog.close("send");
+    }
+  });
+  typeDialog.addEventListener("close", () => {
+    const text = typeInput.value;
+    typeInput.value = "";
+    if (typeDialog.returnValue !== "send" || !text) return canvas.focus();
+    if (new TextEncoder().encode(text).length > MAX_TYPE_TEXT) notify(`The text is longer than ${MAX_TYPE_TEXT} bytes; nothing was typed.`, "error");
+    else input([{ TypeText: { text } }]);
     canvas.focus();
   });
   viewOnlyButton.addEventListener("click", () => { send({ view_only: true }); dropControl("View only."); });
