@@ -1,14 +1,15 @@
 //! The frame streams of remote screen sessions: a device opens one unidirectional stream per
 //! running session, names the session in its first 16 bytes, then sends length-prefixed
-//! screen frames. Each frame's layout and limits are checked before it is handed to the
-//! session's viewer; the console does not re-encode it.
+//! records: screen frames and cursor records, told apart by their first byte. Each record's
+//! layout and limits are checked before it is handed to the session's viewer; the console
+//! does not re-encode it.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use hotline_protocol::DeviceId;
 use hotline_protocol::remote::{SESSION_ID_LEN, SessionId};
-use hotline_protocol::screen::{SCREEN_FRAME_LIMIT, parse_frame};
+use hotline_protocol::screen::{SCREEN_FRAME_LIMIT, parse_record, record_kind};
 use tracing::{Instrument, debug, info_span};
 
 use super::Link;
@@ -22,8 +23,8 @@ pub(super) async fn accept(link: Arc<Link>, connection: quinn::Connection, devic
     }
 }
 
-/// Relays one stream's frames to its session's viewer, until the stream ends, the session
-/// is over, or the device sends something that is not a frame.
+/// Relays one stream's records to its session's viewer, until the stream ends, the session
+/// is over, or the device sends something that is not a valid record.
 async fn relay(link: Arc<Link>, mut stream: quinn::RecvStream, device: DeviceId) {
     let mut id = [0u8; SESSION_ID_LEN];
     if let Err(error) = stream.read_exact(&mut id).await {
@@ -47,12 +48,18 @@ async fn relay(link: Arc<Link>, mut stream: quinn::RecvStream, device: DeviceId)
                 return;
             }
         };
-        if let Err(error) = parse_frame(&payload) {
-            debug!(session = %id, %error, "malformed screen frame; stream stopped");
-            reader.stop();
-            return;
-        }
-        if !link.sessions.on_frame(&device, id, Bytes::from(payload)) {
+        let kind = match parse_record(&payload).and(record_kind(&payload)) {
+            Ok(kind) => kind,
+            Err(error) => {
+                debug!(session = %id, %error, "malformed frame stream record; stream stopped");
+                reader.stop();
+                return;
+            }
+        };
+        if !link
+            .sessions
+            .on_record(&device, id, kind, Bytes::from(payload))
+        {
             reader.stop();
             return;
         }

@@ -1,6 +1,8 @@
 //! Remote screen sessions on the console: each open session's device, ticket, analyst and
-//! phase, the reports the device sends about it, and the frames it streams, handed to the
-//! one viewer (the analyst's browser) that opened it.
+//! phase, the reports the device sends about it, and the frames and cursor records it
+//! streams, handed to the one viewer (the analyst's browser) that opened it. Frames and
+//! cursor shapes queue for the viewer; a cursor position replaces the one before it if the
+//! viewer has not taken it yet, so pointer moves never fill the queue frames need.
 //!
 //! The hub writes the ticket's record of every step itself, as reports arrive: requested,
 //! answered (allow, unattended, deny, timeout, cannot show, refused), started, view only,
@@ -16,8 +18,9 @@ use hotline_protocol::DeviceId;
 use hotline_protocol::remote::{
     ConsentOutcome, EndedBy, Phase, SessionId, SessionMode, SessionReport,
 };
+use hotline_protocol::screen::RecordKind;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use crate::accounts::AccountName;
@@ -29,11 +32,21 @@ use crate::tickets::TicketNumber;
 /// unacknowledged), so a full queue means the viewer stopped reading.
 const VIEWER_QUEUE: usize = 32;
 
-/// What a viewer receives.
+/// What a viewer receives in order.
 #[derive(Debug)]
 pub enum ViewerEvent {
     Report(SessionReport),
-    Frame(Bytes),
+    /// A record of the frame stream as the device sent it: a screen frame or a cursor
+    /// shape.
+    Record(Bytes),
+}
+
+/// A viewer's side of its session: events in order, and the latest cursor position.
+#[derive(Debug)]
+pub struct ViewerFeed {
+    pub events: mpsc::Receiver<ViewerEvent>,
+    /// The latest cursor position record; earlier ones the viewer did not take are gone.
+    pub pointer: watch::Receiver<Option<Bytes>>,
 }
 
 /// Who opened a session, for what.
@@ -51,6 +64,7 @@ struct Entry {
     phase: Phase,
     started_ms: Option<i64>,
     viewer: mpsc::Sender<ViewerEvent>,
+    pointer: watch::Sender<Option<Bytes>>,
 }
 
 /// The sessions open on this console.
@@ -77,10 +91,11 @@ impl Sessions {
     }
 
     /// Registers a new session and records the request on its ticket. Returns its id and the
-    /// viewer's event queue; the caller sends the request to the device.
-    pub async fn open(&self, opening: Opening) -> (SessionId, mpsc::Receiver<ViewerEvent>) {
+    /// viewer's feed; the caller sends the request to the device.
+    pub async fn open(&self, opening: Opening) -> (SessionId, ViewerFeed) {
         let id = SessionId(rand::random());
         let (viewer, events) = mpsc::channel(VIEWER_QUEUE);
+        let (pointer, pointer_in) = watch::channel(None);
         let entry = NewEntry {
             params: json!({ "session": id.to_string(), "mode": opening.mode.label() }),
             ..self.entry(&opening, "session.request", Outcome::Ok)
@@ -92,9 +107,14 @@ impl Sessions {
             phase,
             started_ms: None,
             viewer,
+            pointer,
         };
         self.lock().insert(id, entry);
-        (id, events)
+        let feed = ViewerFeed {
+            events,
+            pointer: pointer_in,
+        };
+        (id, feed)
     }
 
     /// Whether `device` may stream frames for session `id` now.
@@ -105,18 +125,30 @@ impl Sessions {
         })
     }
 
-    /// Hands a frame from `device` to session `id`'s viewer. Returns `false` when the frame
-    /// stream should stop: the session is over, or is not this device's.
-    pub fn on_frame(&self, device: &DeviceId, id: SessionId, frame: Bytes) -> bool {
+    /// Hands a checked record of `kind` from `device` to session `id`'s viewer. Returns
+    /// `false` when the frame stream should stop: the session is over, or is not this
+    /// device's.
+    pub fn on_record(
+        &self,
+        device: &DeviceId,
+        id: SessionId,
+        kind: RecordKind,
+        record: Bytes,
+    ) -> bool {
         let open = self.lock();
         let Some(entry) = open.get(&id).filter(|e| e.opening.device == *device) else {
             return false;
         };
-        if !entry.phase.may_capture() {
+        // The device writes its first records as soon as it reports the start, and the report
+        // travels on the control stream: a record may arrive while the console still sees
+        // the session as allowed but not yet started.
+        if !matches!(entry.phase, Phase::Allowed { .. } | Phase::Running { .. }) {
             return false;
         }
-        if entry.viewer.try_send(ViewerEvent::Frame(frame)).is_err() {
-            debug!(session = %id, "viewer queue full; frame dropped");
+        if kind == RecordKind::CursorPosition {
+            entry.pointer.send_replace(Some(record));
+        } else if entry.viewer.try_send(ViewerEvent::Record(record)).is_err() {
+            debug!(session = %id, ?kind, "viewer queue full; record dropped");
         }
         true
     }
