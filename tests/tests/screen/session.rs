@@ -2,7 +2,8 @@
 //! prompt on a real X server clicked with xdotool, and the analyst's viewer in headless
 //! Chromium. Allow shows the caller's screen pixel-exact in the browser canvas and lets the
 //! analyst drive it; Deny and no answer refuse; the caller's End stops the frames; a device
-//! with nobody signed in tells the analyst why.
+//! with nobody signed in tells the analyst why; the caller's pointer is drawn over the
+//! canvas (`cursor.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,9 @@ use hotline_tests::picture::{Picture, pattern};
 use hotline_tests::xvfb::Xvfb;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+#[path = "cursor.rs"]
+mod cursor;
 
 const PASSWORD: &str = "correct horse battery staple";
 const WIDTH: u16 = 1366;
