@@ -63,6 +63,8 @@ export class CursorOverlay {
     this.drawn = null;
     screen.addEventListener("pointerenter", () => { this.hovering = true; this.layout(); });
     screen.addEventListener("pointerleave", () => { this.hovering = false; this.layout(); });
+    // The canvas' box changes with the window and with each new canvas size.
+    new ResizeObserver(() => this.layout()).observe(screen);
   }
 
   /** Applies one cursor record (an ArrayBuffer). */
@@ -123,12 +125,13 @@ export class CursorOverlay {
       this.ctx.drawImage(shape.canvas, 0, 0);
       this.drawn = shape;
     }
-    const rect = this.screen.getBoundingClientRect();
-    const parent = this.overlay.offsetParent?.getBoundingClientRect() ?? { left: 0, top: 0 };
-    const sx = rect.width / this.screen.width, sy = rect.height / this.screen.height;
+    // Placed from the canvas' offset in the box both share, so whatever moves that box
+    // (a status line that wraps, a scroll) moves the pointer with the canvas.
+    const screen = this.screen;
+    const sx = screen.clientWidth / screen.width, sy = screen.clientHeight / screen.height;
     const style = this.overlay.style;
-    style.left = `${rect.left - parent.left + (this.position.x - shape.hotX) * sx}px`;
-    style.top = `${rect.top - parent.top + (this.position.y - shape.hotY) * sy}px`;
+    style.left = `${screen.offsetLeft + screen.clientLeft + (this.position.x - shape.hotX) * sx}px`;
+    style.top = `${screen.offsetTop + screen.clientTop + (this.position.y - shape.hotY) * sy}px`;
     style.width = `${shape.width * sx}px`;
     style.height = `${shape.height * sy}px`;
     this.overlay.hidden = false;
