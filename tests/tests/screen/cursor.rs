@@ -9,7 +9,7 @@ use std::time::Instant;
 use hotline_agent::screen::cursor::x11::X11Cursor;
 use hotline_agent::screen::cursor::{CursorSample, CursorSource};
 use hotline_tests::browser::{self, Browser};
-use hotline_tests::picture::{Picture, pattern};
+use hotline_tests::picture::{Picture, add_monitor, pattern};
 use hotline_tests::xvfb::Xvfb;
 use serde_json::Value;
 
@@ -85,8 +85,14 @@ fn number(value: &Value) -> f64 {
     value.as_f64().expect("a number")
 }
 
-/// Checks that `drawn` is `sample`'s image, placed and scaled as the canvas is.
-fn assert_matches(drawn: &Value, sample: &CursorSample) {
+/// Checks that `drawn` is `sample`'s image, placed and scaled as the canvas is, when the
+/// canvas shows the `width`×`height` area whose top-left corner is at `origin`.
+fn assert_matches(
+    drawn: &Value,
+    sample: &CursorSample,
+    (width, height): (u16, u16),
+    origin: (i32, i32),
+) {
     let shape = sample.shape().expect("the X cursor fits the protocol");
     let state = &drawn["state"];
     assert_eq!(
@@ -115,9 +121,10 @@ fn assert_matches(drawn: &Value, sample: &CursorSample) {
         .iter()
         .map(number)
         .collect();
-    let (sx, sy) = (canvas[2] / f64::from(WIDTH), canvas[3] / f64::from(HEIGHT));
-    let left = canvas[0] + (f64::from(sample.x) - f64::from(shape.hot_x)) * sx;
-    let top = canvas[1] + (f64::from(sample.y) - f64::from(shape.hot_y)) * sy;
+    let (sx, sy) = (canvas[2] / f64::from(width), canvas[3] / f64::from(height));
+    let (x, y) = (sample.x - origin.0, sample.y - origin.1);
+    let left = canvas[0] + (f64::from(x) - f64::from(shape.hot_x)) * sx;
+    let top = canvas[1] + (f64::from(y) - f64::from(shape.hot_y)) * sy;
     assert!(
         (overlay[0] - left).abs() < 1.0 && (overlay[1] - top).abs() < 1.0,
         "pointer drawn at {overlay:?}, expected at ({left},{top}) with scale ({sx},{sy})"
@@ -167,7 +174,7 @@ fn the_callers_pointer_is_drawn_where_it_is_and_follows_a_change_of_shape() {
     xvfb.xdotool(&["mousemove", "400", "300"]);
     let arrow = x_cursor(&xvfb, 400, 300, None);
     let drawn = wait_drawn(&page, arrow.id.0, 400, 300);
-    assert_matches(&drawn, &arrow);
+    assert_matches(&drawn, &arrow, (WIDTH, HEIGHT), (0, 0));
     // Control session: the analyst's pointer over the canvas wears the caller's shape.
     let cursor = drawn["cursor"].as_str().unwrap_or_default();
     let hotspot = format!(
@@ -186,10 +193,49 @@ fn the_callers_pointer_is_drawn_where_it_is_and_follows_a_change_of_shape() {
     xvfb.xdotool(&["mousemove", &x.to_string(), &y.to_string()]);
     let beam = x_cursor(&xvfb, x, y, Some(arrow.id.0));
     let drawn = wait_drawn(&page, beam.id.0, x, y);
-    assert_matches(&drawn, &beam);
+    assert_matches(&drawn, &beam, (WIDTH, HEIGHT), (0, 0));
     assert_ne!(
         arrow.shape().expect("shape").rgba,
         beam.shape().expect("shape").rgba,
         "the two cursors look different"
+    );
+}
+
+#[test]
+fn on_one_monitor_the_pointer_is_placed_on_it_and_hidden_off_it() {
+    let xvfb = Xvfb::start(1600, 600).with_window_manager();
+    add_monitor(&xvfb.display, "LEFT-1", (0, 0, 1000, 600));
+    add_monitor(&xvfb.display, "RIGHT-1", (1000, 0, 600, 600));
+    let _shown = Picture::wallpaper(&xvfb.display, 1600, 600, &pattern(1600, 600, 12));
+    let page = browser::shared();
+    let desk = desk(&xvfb, true, 30, &page);
+    desk.open_viewer(&page, "view");
+    wait_state(&page, "requested");
+    answer_prompt(&xvfb, true);
+    wait_state(&page, "running");
+
+    // The analyst picks the right-hand monitor; the canvas becomes its size.
+    page.eval(
+        "const s = document.getElementById('monitor');
+         s.value = [...s.options].find((o) => o.text.startsWith('RIGHT-1')).value;
+         s.dispatchEvent(new Event('change'));",
+    );
+    page.wait_until(
+        "the right monitor on the canvas",
+        "const c = window.__hotlineScreen.canvas; return c.width === 600 && c.height === 600",
+    );
+
+    // On it, the pointer is drawn relative to its corner.
+    xvfb.xdotool(&["mousemove", "1300", "300"]);
+    let arrow = x_cursor(&xvfb, 1300, 300, None);
+    let drawn = wait_drawn(&page, arrow.id.0, 300, 300);
+    assert_matches(&drawn, &arrow, (600, 600), (1000, 0));
+
+    // On the other monitor, it is hidden.
+    xvfb.xdotool(&["mousemove", "500", "300"]);
+    page.wait_until(
+        "the caller's pointer hidden off the chosen monitor",
+        "const p = window.__hotlineScreen.pointer.state();
+         return !p.visible && document.getElementById('caller-pointer').hidden",
     );
 }
