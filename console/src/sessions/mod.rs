@@ -268,3 +268,66 @@ impl Sessions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hotline_protocol::screen::{CursorPosition, CursorUpdate, encode_cursor};
+
+    use super::*;
+
+    async fn hub() -> (tempfile::TempDir, Sessions) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), true)
+            .await
+            .expect("store");
+        (dir, Sessions::new(store))
+    }
+
+    fn opening(device: &DeviceId) -> Opening {
+        Opening {
+            device: device.clone(),
+            ticket: TicketNumber(1),
+            analyst: "dana".parse().expect("account name"),
+            mode: SessionMode::View,
+        }
+    }
+
+    fn position(x: u16) -> Bytes {
+        let update = CursorUpdate::Position(CursorPosition::Visible {
+            id: hotline_protocol::screen::CursorId(1),
+            x,
+            y: 0,
+        });
+        Bytes::from(encode_cursor(&update))
+    }
+
+    #[tokio::test]
+    async fn positions_the_viewer_has_not_taken_give_way_while_frames_and_shapes_queue() {
+        let (_dir, hub) = hub().await;
+        let device = DeviceId::from_random(1);
+        let (id, mut feed) = hub.open(opening(&device)).await;
+        let allowed = SessionReport::Answered {
+            id,
+            outcome: ConsentOutcome::Allowed,
+            monitors: Vec::new(),
+        };
+        hub.on_report(&device, allowed).await;
+        assert!(matches!(feed.events.try_recv(), Ok(ViewerEvent::Report(_))));
+
+        // Before the start report arrives (it travels on another stream), records pass.
+        for x in 1..=3 {
+            assert!(hub.on_record(&device, id, RecordKind::CursorPosition, position(x)));
+        }
+        let shape = Bytes::from_static(&[0x10, 9]);
+        assert!(hub.on_record(&device, id, RecordKind::CursorShape, shape.clone()));
+        assert!(matches!(feed.events.try_recv(), Ok(ViewerEvent::Record(r)) if r == shape));
+        assert!(feed.events.try_recv().is_err(), "positions never queue");
+        assert_eq!(*feed.pointer.borrow_and_update(), Some(position(3)));
+
+        // Another device's records, and any after the end, stop the stream.
+        let other = DeviceId::from_random(2);
+        assert!(!hub.on_record(&other, id, RecordKind::CursorPosition, position(4)));
+        hub.end(id, "test over").await;
+        assert!(!hub.on_record(&device, id, RecordKind::CursorPosition, position(5)));
+    }
+}
