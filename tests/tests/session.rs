@@ -26,7 +26,7 @@ use hotline_protocol::remote::{
     ConsentOutcome, EndedBy, MonitorChoice, SESSION_ID_LEN, SessionControl, SessionId, SessionMode,
     SessionReport, SessionRequest,
 };
-use hotline_protocol::screen::{Canvas, parse_frame};
+use hotline_protocol::screen::{Canvas, RecordKind, parse_frame, record_kind};
 use hotline_tests::picture::{Picture, pattern};
 use hotline_tests::xvfb::Xvfb;
 use tokio::io::{AsyncReadExt, DuplexStream};
@@ -128,12 +128,17 @@ async fn next_report(reports: &mut mpsc::Receiver<SessionReport>) -> SessionRepo
 }
 
 /// Reads one frame of the stream, or `None` at its end.
+/// The next screen frame on the stream, passing over the cursor records between frames.
 async fn read_frame(stream: &mut DuplexStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len).await.ok()?;
-    let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
-    stream.read_exact(&mut frame).await.ok()?;
-    Some(frame)
+    loop {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).await.ok()?;
+        let mut record = vec![0u8; u32::from_be_bytes(len) as usize];
+        stream.read_exact(&mut record).await.ok()?;
+        if record_kind(&record) == Ok(RecordKind::Frame) {
+            return Some(record);
+        }
+    }
 }
 
 fn actions(state: &Path) -> Vec<(String, String)> {

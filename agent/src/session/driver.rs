@@ -19,6 +19,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::consent::{Decision, decide, outcome_of, prompt_for};
+use super::cursor;
 use super::frames::{self, FramesError, Shared, lock};
 use super::input::{InputCommand, InputThread};
 use super::{Busy, Sessions, aim, layout, refused, short};
@@ -26,7 +27,8 @@ use crate::audit::Outcome;
 use crate::consent::PromptTarget;
 use crate::consent::bar::{BarEvent, BarSession, SessionBar};
 use crate::screen::capture::{self, Area, Monitor, ScreenSource};
-use crate::screen::input::{self as input_sink, InputSink};
+use crate::screen::cursor::{self as pointer, CursorSource};
+use crate::screen::input::{self as input_sink, InputSink, Monitor as Bounds};
 
 /// The frame stream a session writes: a QUIC unidirectional stream on the link, anything
 /// that takes bytes in tests.
@@ -58,8 +60,12 @@ struct Desktop {
     display: String,
     source: Box<dyn ScreenSource>,
     input: Option<Box<dyn InputSink>>,
+    /// The caller's pointer; `None` when it cannot be read (the screen is shown anyway).
+    cursor: Option<Box<dyn CursorSource>>,
     monitors: Vec<Monitor>,
     area: Area,
+    /// The captured area in root pixels.
+    bounds: Bounds,
 }
 
 /// The answer to a request, and the desktop when it may start.
@@ -240,13 +246,18 @@ fn open_desktop(
         ),
         SessionMode::View => None,
     };
+    let cursor = pointer::open_for(user.as_deref(), &display)
+        .inspect_err(|error| warn!(%error, "the caller's pointer will not be shown"))
+        .ok();
     Ok(Desktop {
         user,
         display,
         source,
         input,
+        cursor,
         monitors,
         area,
+        bounds: aimed,
     })
 }
 
@@ -269,6 +280,8 @@ struct Running {
     bar: Option<SessionBar>,
     input: Option<InputThread>,
     capture: Option<JoinHandle<Result<(), FramesError>>>,
+    /// The pointer loop, which ends with capture; its failure does not end the session.
+    pointer: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<std::io::Result<()>>>,
     started: Instant,
 }
@@ -331,6 +344,7 @@ impl Running {
         let shared = Shared {
             phase: Arc::new(Mutex::new(phase)),
             area: Arc::new(Mutex::new(desktop.area)),
+            bounds: Arc::new(Mutex::new(desktop.bounds)),
         };
         // Told before the first frame so the console expects the stream; the two travel on
         // different streams either way.
@@ -342,12 +356,19 @@ impl Running {
 
         // Two frames at most are unacknowledged, so two is all the channel ever holds.
         let (frames_out, frames_in) = mpsc::channel(2);
-        let writer = tokio::spawn(frames::write(stream, frames_in));
+        let (cursor_out, cursor_in) = cursor::channel();
+        let writer = tokio::spawn(frames::write(stream, frames_in, cursor_in));
         let capture = {
             let shared = shared.clone();
             let source = desktop.source;
             tokio::task::spawn_blocking(move || frames::run(source, &shared, &frames_out))
         };
+        let pointer = desktop.cursor.map(|source| {
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || {
+                cursor::run(source, &shared.phase, &shared.bounds, &cursor_out);
+            })
+        });
         Ok(Running {
             sessions: sessions.clone(),
             request: request.clone(),
@@ -357,6 +378,7 @@ impl Running {
             bar,
             input,
             capture: Some(capture),
+            pointer,
             writer: Some(writer),
             started: Instant::now(),
         })
@@ -429,6 +451,7 @@ impl Running {
                 match aim(monitor, &self.monitors) {
                     Ok((area, aimed)) => {
                         *lock(&self.shared.area) = area;
+                        *lock(&self.shared.bounds) = aimed;
                         if let Some(input) = &self.input {
                             input.send(InputCommand::SetMonitor(aimed));
                         }
@@ -514,6 +537,11 @@ impl Running {
             && tokio::time::timeout_at(deadline, capture).await.is_err()
         {
             warn!("capture did not stop in time");
+        }
+        if let Some(pointer) = self.pointer.take()
+            && tokio::time::timeout_at(deadline, pointer).await.is_err()
+        {
+            warn!("the pointer loop did not stop in time");
         }
         if let Some(writer) = self.writer.take() {
             let abort = writer.abort_handle();

@@ -12,8 +12,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::{debug, trace};
 
+use super::cursor::CursorIn;
 use crate::screen::capture::{Area, CaptureError, ScreenSource};
 use crate::screen::encode::{Encoder, Mode};
+use crate::screen::input::Monitor as Bounds;
 
 /// Shortest time between two captures: about 20 frames a second.
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(50);
@@ -37,6 +39,8 @@ pub(super) struct Shared {
     pub(super) phase: Arc<Mutex<Phase>>,
     /// What to capture; the driver changes it when the analyst picks another monitor.
     pub(super) area: Arc<Mutex<Area>>,
+    /// The captured area in root pixels, which pointer positions are relative to.
+    pub(super) bounds: Arc<Mutex<Bounds>>,
 }
 
 /// Captures until the phase stops allowing it (`Ok`), the writer is gone (`Ok`), or the
@@ -116,16 +120,36 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Writes the frame stream after its session id: each frame behind its 4-byte
-/// big-endian length, until the capture loop drops its sender; then finishes the stream.
+/// Writes the frame stream after its session id: each record (frame or cursor) behind its
+/// 4-byte big-endian length, until the capture loop drops its sender; then finishes the
+/// stream. Shapes go before positions (a position may name the shape just queued), and
+/// both before frames, which are large and few.
 pub(super) async fn write<S: AsyncWrite + Unpin>(
     mut stream: S,
     mut frames: mpsc::Receiver<Vec<u8>>,
+    CursorIn {
+        mut shapes,
+        mut position,
+    }: CursorIn,
 ) -> std::io::Result<()> {
-    while let Some(frame) = frames.recv().await {
-        let len = u32::try_from(frame.len()).map_err(std::io::Error::other)?;
+    loop {
+        // A closed cursor channel fails its pattern and is left out of this wait; the
+        // stream ends with the frames.
+        let record = tokio::select! {
+            biased;
+            Some(shape) = shapes.recv() => shape,
+            Ok(()) = position.changed() => match position.borrow_and_update().clone() {
+                Some(record) => record,
+                None => continue,
+            },
+            frame = frames.recv() => match frame {
+                Some(frame) => frame,
+                None => break,
+            },
+        };
+        let len = u32::try_from(record.len()).map_err(std::io::Error::other)?;
         stream.write_all(&len.to_be_bytes()).await?;
-        stream.write_all(&frame).await?;
+        stream.write_all(&record).await?;
     }
     stream.shutdown().await
 }
@@ -140,7 +164,9 @@ mod tests {
     async fn frames_go_behind_a_big_endian_length_and_the_stream_finishes() {
         let (agent, mut viewer) = tokio::io::duplex(1024);
         let (frames, received) = mpsc::channel(2);
-        let writer = tokio::spawn(write(agent, received));
+        let (cursor_out, cursor_in) = super::super::cursor::channel();
+        drop(cursor_out);
+        let writer = tokio::spawn(write(agent, received, cursor_in));
         frames.send(vec![1, 2, 3]).await.expect("writer running");
         frames.send(vec![9; 300]).await.expect("writer running");
         drop(frames);
@@ -154,5 +180,30 @@ mod tests {
         assert_eq!(&bytes[..7], &[0, 0, 0, 3, 1, 2, 3]);
         assert_eq!(&bytes[7..11], &300u32.to_be_bytes());
         assert_eq!(bytes.len(), 11 + 300);
+    }
+
+    #[tokio::test]
+    async fn positions_not_yet_written_give_way_to_the_latest() {
+        let (agent, mut viewer) = tokio::io::duplex(1024);
+        let (frames, received) = mpsc::channel(2);
+        let (cursor_out, cursor_in) = super::super::cursor::channel();
+        // Queued before the writer runs: one shape, then three positions of which only the
+        // last is still there to write.
+        cursor_out.shapes.send(vec![0x10, 1]).await.expect("queued");
+        for x in 1..=3 {
+            cursor_out.position.send_replace(Some(vec![0x11, x]));
+        }
+        let writer = tokio::spawn(write(agent, received, cursor_in));
+        let mut bytes = [0u8; 12];
+        viewer.read_exact(&mut bytes).await.expect("two records");
+        assert_eq!(bytes, [0, 0, 0, 2, 0x10, 1, 0, 0, 0, 2, 0x11, 3]);
+        drop((frames, cursor_out));
+        writer.await.expect("writer task").expect("written");
+        let mut rest = Vec::new();
+        viewer.read_to_end(&mut rest).await.expect("the end");
+        assert!(
+            rest.is_empty(),
+            "nothing after the latest position: {rest:?}"
+        );
     }
 }

@@ -8,12 +8,13 @@
 //! with its reason, before the caller is asked), asks the signed-in user (`consent.rs`;
 //! only Allow starts, and an unattended start needs nobody signed in and the device's
 //! policy), then shows the session bar, opens the frame stream and runs capture
-//! (`frames.rs`) and, in control sessions, input (`input.rs`) on their own threads until the
-//! console, the caller, the device or the network ends it. Every answer, start, drop to view
+//! (`frames.rs`), the pointer (`cursor.rs`) and, in control sessions, input (`input.rs`) on
+//! their own threads until the console, the caller, the device or the network ends it. Every answer, start, drop to view
 //! only and end is written to the audit log.
 
 mod admit;
 mod consent;
+mod cursor;
 mod driver;
 mod frames;
 mod input;

@@ -1,7 +1,8 @@
 //! The frame streams of remote screen sessions: a device opens one unidirectional stream per
 //! running session, names the session in its first 16 bytes, then sends length-prefixed
-//! screen frames. Each frame's layout and limits are checked before it is handed to the
-//! session's viewer; the console does not re-encode it.
+//! records: screen frames and cursor records, told apart by their first byte. Each record's
+//! layout and limits are checked before it is handed to the session's viewer; the console
+//! does not re-encode it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hotline_protocol::DeviceId;
 use hotline_protocol::remote::{SESSION_ID_LEN, SessionId};
-use hotline_protocol::screen::{SCREEN_FRAME_LIMIT, parse_frame};
+use hotline_protocol::screen::{SCREEN_FRAME_LIMIT, parse_record, record_kind};
 use tracing::{Instrument, debug, info_span};
 
 /// Longest a frame stream waits for its session's answer to arrive on the control stream.
@@ -46,8 +47,8 @@ async fn welcome(link: &Link, device: &DeviceId, id: SessionId) -> bool {
     }
 }
 
-/// Relays one stream's frames to its session's viewer, until the stream ends, the session
-/// is over, or the device sends something that is not a frame.
+/// Relays one stream's records to its session's viewer, until the stream ends, the session
+/// is over, or the device sends something that is not a valid record.
 async fn relay(link: Arc<Link>, mut stream: quinn::RecvStream, device: DeviceId) {
     let mut id = [0u8; SESSION_ID_LEN];
     if let Err(error) = stream.read_exact(&mut id).await {
@@ -71,12 +72,18 @@ async fn relay(link: Arc<Link>, mut stream: quinn::RecvStream, device: DeviceId)
                 return;
             }
         };
-        if let Err(error) = parse_frame(&payload) {
-            debug!(session = %id, %error, "malformed screen frame; stream stopped");
-            reader.stop();
-            return;
-        }
-        if !link.sessions.on_frame(&device, id, Bytes::from(payload)) {
+        let kind = match parse_record(&payload).and(record_kind(&payload)) {
+            Ok(kind) => kind,
+            Err(error) => {
+                debug!(session = %id, %error, "malformed frame stream record; stream stopped");
+                reader.stop();
+                return;
+            }
+        };
+        if !link
+            .sessions
+            .on_record(&device, id, kind, Bytes::from(payload))
+        {
             reader.stop();
             return;
         }

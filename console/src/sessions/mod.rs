@@ -1,6 +1,8 @@
 //! Remote screen sessions on the console: each open session's device, ticket, analyst and
-//! phase, the reports the device sends about it, and the frames it streams, handed to the
-//! one viewer (the analyst's browser) that opened it.
+//! phase, the reports the device sends about it, and the frames and cursor records it
+//! streams, handed to the one viewer (the analyst's browser) that opened it. Frames and
+//! cursor shapes queue for the viewer; a cursor position replaces the one before it if the
+//! viewer has not taken it yet, so pointer moves never fill the queue frames need.
 //!
 //! The hub writes the ticket's record of every step itself, as reports arrive: requested,
 //! answered (allow, unattended, deny, timeout, cannot show, refused), started, view only,
@@ -16,8 +18,9 @@ use hotline_protocol::DeviceId;
 use hotline_protocol::remote::{
     ConsentOutcome, EndedBy, Phase, SessionId, SessionMode, SessionReport,
 };
+use hotline_protocol::screen::RecordKind;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use crate::accounts::AccountName;
@@ -29,11 +32,21 @@ use crate::tickets::TicketNumber;
 /// unacknowledged), so a full queue means the viewer stopped reading.
 const VIEWER_QUEUE: usize = 32;
 
-/// What a viewer receives.
+/// What a viewer receives in order.
 #[derive(Debug)]
 pub enum ViewerEvent {
     Report(SessionReport),
-    Frame(Bytes),
+    /// A record of the frame stream as the device sent it: a screen frame or a cursor
+    /// shape.
+    Record(Bytes),
+}
+
+/// A viewer's side of its session: events in order, and the latest cursor position.
+#[derive(Debug)]
+pub struct ViewerFeed {
+    pub events: mpsc::Receiver<ViewerEvent>,
+    /// The latest cursor position record; earlier ones the viewer did not take are gone.
+    pub pointer: watch::Receiver<Option<Bytes>>,
 }
 
 /// Whether a device's frame stream for a session is welcome.
@@ -65,6 +78,7 @@ struct Entry {
     /// The device answered that it runs without a prompt: nobody is signed in.
     unattended: bool,
     viewer: mpsc::Sender<ViewerEvent>,
+    pointer: watch::Sender<Option<Bytes>>,
 }
 
 /// The sessions open on this console.
@@ -91,10 +105,11 @@ impl Sessions {
     }
 
     /// Registers a new session and records the request on its ticket. Returns its id and the
-    /// viewer's event queue; the caller sends the request to the device.
-    pub async fn open(&self, opening: Opening) -> (SessionId, mpsc::Receiver<ViewerEvent>) {
+    /// viewer's feed; the caller sends the request to the device.
+    pub async fn open(&self, opening: Opening) -> (SessionId, ViewerFeed) {
         let id = SessionId(rand::random());
         let (viewer, events) = mpsc::channel(VIEWER_QUEUE);
+        let (pointer, pointer_in) = watch::channel(None);
         let entry = NewEntry {
             params: json!({
                 "session": id.to_string(),
@@ -111,9 +126,14 @@ impl Sessions {
             started_ms: None,
             unattended: false,
             viewer,
+            pointer,
         };
         self.lock().insert(id, entry);
-        (id, events)
+        let feed = ViewerFeed {
+            events,
+            pointer: pointer_in,
+        };
+        (id, feed)
     }
 
     /// Whether `device` may stream frames for session `id`: now, not yet (the session
@@ -129,18 +149,30 @@ impl Sessions {
         }
     }
 
-    /// Hands a frame from `device` to session `id`'s viewer. Returns `false` when the frame
-    /// stream should stop: the session is over, or is not this device's.
-    pub fn on_frame(&self, device: &DeviceId, id: SessionId, frame: Bytes) -> bool {
+    /// Hands a checked record of `kind` from `device` to session `id`'s viewer. Returns
+    /// `false` when the frame stream should stop: the session is over, or is not this
+    /// device's.
+    pub fn on_record(
+        &self,
+        device: &DeviceId,
+        id: SessionId,
+        kind: RecordKind,
+        record: Bytes,
+    ) -> bool {
         let open = self.lock();
         let Some(entry) = open.get(&id).filter(|e| e.opening.device == *device) else {
             return false;
         };
-        if !entry.phase.may_capture() {
+        // The device writes its first records as soon as it reports the start, and the report
+        // travels on the control stream: a record may arrive while the console still sees
+        // the session as allowed but not yet started.
+        if !matches!(entry.phase, Phase::Allowed { .. } | Phase::Running { .. }) {
             return false;
         }
-        if entry.viewer.try_send(ViewerEvent::Frame(frame)).is_err() {
-            debug!(session = %id, "viewer queue full; frame dropped");
+        if kind == RecordKind::CursorPosition {
+            entry.pointer.send_replace(Some(record));
+        } else if entry.viewer.try_send(ViewerEvent::Record(record)).is_err() {
+            debug!(session = %id, ?kind, "viewer queue full; record dropped");
         }
         true
     }
@@ -273,25 +305,33 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use hotline_protocol::remote::MonitorLayout;
+    use hotline_protocol::screen::{CursorPosition, CursorUpdate, encode_cursor};
 
     use super::*;
 
-    #[tokio::test]
-    async fn a_frame_stream_waits_for_the_answer_and_only_its_own_device_streams() {
+    async fn hub() -> (tempfile::TempDir, Sessions) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("db"), true)
             .await
             .expect("store");
-        let sessions = Sessions::new(store);
-        let device = DeviceId::from_random(1);
-        let opening = Opening {
+        (dir, Sessions::new(store))
+    }
+
+    fn opening(device: &DeviceId) -> Opening {
+        Opening {
             device: device.clone(),
             ticket: TicketNumber(1),
-            analyst: "dana".parse().expect("name"),
+            analyst: "dana".parse().expect("account name"),
             mode: SessionMode::View,
             unattended_allowed: true,
-        };
-        let (id, mut events) = sessions.open(opening).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_frame_stream_waits_for_the_answer_and_only_its_own_device_streams() {
+        let (_dir, sessions) = hub().await;
+        let device = DeviceId::from_random(1);
+        let (id, mut feed) = sessions.open(opening(&device)).await;
 
         // Before the answer the stream is held, not refused; another device's never counts.
         assert_eq!(sessions.accepts_frames(&device, id), Welcome::NotYet);
@@ -304,10 +344,52 @@ mod tests {
             monitors: Vec::<MonitorLayout>::new(),
         };
         sessions.on_report(&device, answer).await;
-        assert!(matches!(events.recv().await, Some(ViewerEvent::Report(_))));
+        assert!(matches!(
+            feed.events.recv().await,
+            Some(ViewerEvent::Report(_))
+        ));
         assert_eq!(sessions.accepts_frames(&device, id), Welcome::Now);
 
         sessions.end(id, "done").await.expect("was open");
         assert_eq!(sessions.accepts_frames(&device, id), Welcome::Never);
+    }
+
+    fn position(x: u16) -> Bytes {
+        let update = CursorUpdate::Position(CursorPosition::Visible {
+            id: hotline_protocol::screen::CursorId(1),
+            x,
+            y: 0,
+        });
+        Bytes::from(encode_cursor(&update))
+    }
+
+    #[tokio::test]
+    async fn positions_the_viewer_has_not_taken_give_way_while_frames_and_shapes_queue() {
+        let (_dir, hub) = hub().await;
+        let device = DeviceId::from_random(1);
+        let (id, mut feed) = hub.open(opening(&device)).await;
+        let allowed = SessionReport::Answered {
+            id,
+            outcome: ConsentOutcome::Allowed,
+            monitors: Vec::new(),
+        };
+        hub.on_report(&device, allowed).await;
+        assert!(matches!(feed.events.try_recv(), Ok(ViewerEvent::Report(_))));
+
+        // Before the start report arrives (it travels on another stream), records pass.
+        for x in 1..=3 {
+            assert!(hub.on_record(&device, id, RecordKind::CursorPosition, position(x)));
+        }
+        let shape = Bytes::from_static(&[0x10, 9]);
+        assert!(hub.on_record(&device, id, RecordKind::CursorShape, shape.clone()));
+        assert!(matches!(feed.events.try_recv(), Ok(ViewerEvent::Record(r)) if r == shape));
+        assert!(feed.events.try_recv().is_err(), "positions never queue");
+        assert_eq!(*feed.pointer.borrow_and_update(), Some(position(3)));
+
+        // Another device's records, and any after the end, stop the stream.
+        let other = DeviceId::from_random(2);
+        assert!(!hub.on_record(&other, id, RecordKind::CursorPosition, position(4)));
+        hub.end(id, "test over").await;
+        assert!(!hub.on_record(&device, id, RecordKind::CursorPosition, position(5)));
     }
 }

@@ -54,6 +54,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("js/pages/ticket.js", JS),
     asset!("js/pages/tickets.js", JS),
     asset!("js/pages/screen.js", JS),
+    asset!("js/screen/cursor.js", JS),
     asset!("js/screen/frame.js", JS),
 ];
 

@@ -11,9 +11,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// The policy for every page. `connect-src 'self'` covers `wss://` to the same host and port,
-/// which the live timeline uses.
+/// which the live timeline uses. `img-src blob:` lets the screen viewer give the analyst's
+/// pointer the caller's cursor shape; only the page's own script can make a `blob:` URL.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; \
+     style-src 'self'; img-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Middleware adding the headers, without overriding one a handler set on purpose.

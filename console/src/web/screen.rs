@@ -4,7 +4,8 @@
 //! The upgrade is refused unless it comes from the console's own origin with a web session
 //! whose account may view (or control) that device on that ticket; the refusal is on the
 //! ticket. The socket then asks the device, and carries to the browser the device's reports
-//! as JSON text and its frames as binary messages, unchanged; from the browser it takes
+//! as JSON text and its frames and cursor records as binary messages, unchanged (only the
+//! latest cursor position when the browser falls behind); from the browser it takes
 //! acknowledgements, input, "view only" and "end" as JSON. Rights are checked again every
 //! two seconds: a closed ticket, a lost role or a disabled account ends the session. Closing
 //! the socket ends the session too.
@@ -24,14 +25,13 @@ use hotline_protocol::remote::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::live::same_origin;
 use crate::api::{ApiError, AppState, Caller, Via};
 use crate::audit::now_ms;
 use crate::authz::{Action, Principal, authorize};
-use crate::sessions::{Opening, ViewerEvent};
+use crate::sessions::{Opening, ViewerEvent, ViewerFeed};
 use crate::tickets::TicketNumber;
 
 /// How long a request stays valid on the device beyond the prompt's wait: the round trip.
@@ -182,7 +182,7 @@ enum Stop {
 impl Viewer {
     async fn run(self, mut socket: WebSocket) {
         let sessions = &self.state.link.sessions;
-        let (id, mut events) = sessions.open(self.opening.clone()).await;
+        let (id, mut feed) = sessions.open(self.opening.clone()).await;
         let request = self.request(id);
         let device = &self.opening.device;
         let asked = self.state.link.registry.send(
@@ -195,7 +195,7 @@ impl Viewer {
                 &json!({ "kind": "requested", "session": id.to_string() }),
             )
             .await;
-            self.serve(&mut socket, id, &mut events).await
+            self.serve(&mut socket, id, &mut feed).await
         } else {
             Stop::End(format!("device {device} is offline or busy"))
         };
@@ -241,16 +241,18 @@ impl Viewer {
         &self,
         socket: &mut WebSocket,
         id: SessionId,
-        events: &mut mpsc::Receiver<ViewerEvent>,
+        ViewerFeed { events, pointer }: &mut ViewerFeed,
     ) -> Stop {
         let mut recheck = tokio::time::interval(RECHECK);
         recheck.tick().await;
         let mut control = self.opening.mode == SessionMode::Control;
         loop {
             tokio::select! {
+                // Queued records first: a position may name a shape still in the queue.
+                biased;
                 event = events.recv() => match event {
-                    Some(ViewerEvent::Frame(frame)) => {
-                        if socket.send(Message::Binary(frame)).await.is_err() {
+                    Some(ViewerEvent::Record(record)) => {
+                        if socket.send(Message::Binary(record)).await.is_err() {
                             return Stop::End("the analyst's viewer closed".into());
                         }
                     }
@@ -265,6 +267,14 @@ impl Viewer {
                         }
                     }
                     None => return Stop::Over,
+                },
+                Ok(()) = pointer.changed() => {
+                    let record = pointer.borrow_and_update().clone();
+                    if let Some(record) = record
+                        && socket.send(Message::Binary(record)).await.is_err()
+                    {
+                        return Stop::End("the analyst's viewer closed".into());
+                    }
                 },
                 message = socket.recv() => match message {
                     None | Some(Err(_) | Ok(Message::Close(_))) => {

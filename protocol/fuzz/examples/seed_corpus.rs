@@ -112,7 +112,40 @@ fn screen_seeds() -> Result<(), Box<dyn std::error::Error>> {
     );
     let dir = Path::new("corpus/screen_frames");
     fs::create_dir_all(dir).map_err(|error| format!("creating {}: {error}", dir.display()))?;
-    write(&dir.join("seed-key-delta"), &[&[7], &key, &delta])
+    write(&dir.join("seed-key-delta"), &[&[7], &key, &delta])?;
+    record_seeds(&key)
+}
+
+/// A frame stream's records for `stream_records`, each behind its two-byte length: a key
+/// frame, a cursor shape, a position on it, and the pointer hidden.
+fn record_seeds(key: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    use hotline_protocol::screen::{
+        CursorId, CursorPosition, CursorShape, CursorUpdate, encode_cursor,
+    };
+
+    let shape = encode_cursor(&CursorUpdate::Shape(CursorShape {
+        id: CursorId(7),
+        width: 2,
+        height: 3,
+        hot_x: 1,
+        hot_y: 2,
+        rgba: (0..24).collect(),
+    }));
+    let at = encode_cursor(&CursorUpdate::Position(CursorPosition::Visible {
+        id: CursorId(7),
+        x: 30,
+        y: 40,
+    }));
+    let hidden = encode_cursor(&CursorUpdate::Position(CursorPosition::Hidden));
+    let mut stream = Vec::new();
+    for record in [key, &shape, &at, &hidden] {
+        let len = u16::try_from(record.len())?;
+        stream.extend_from_slice(&len.to_le_bytes());
+        stream.extend_from_slice(record);
+    }
+    let dir = Path::new("corpus/stream_records");
+    fs::create_dir_all(dir).map_err(|error| format!("creating {}: {error}", dir.display()))?;
+    write(&dir.join("seed-frame-cursor"), &[&stream])
 }
 
 fn frame<M: Wire>(message: &M) -> Result<Vec<u8>, Box<dyn std::error::Error>> {

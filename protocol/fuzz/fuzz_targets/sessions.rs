@@ -331,7 +331,8 @@ impl Pair {
                 }
                 ConsoleOutput::Seen
                 | ConsoleOutput::Close { .. }
-                | ConsoleOutput::Credential(_) => {}
+                | ConsoleOutput::Credential(_)
+                | ConsoleOutput::Session(_) => {}
             }
         }
     }
@@ -363,7 +364,9 @@ impl Pair {
                 AgentOutput::AuditAcked(up_to) => {
                     assert!(up_to <= self.agent.audit_sent(), "ack beyond what was sent");
                 }
-                AgentOutput::Close { .. } | AgentOutput::Credential(_) => {}
+                AgentOutput::Close { .. }
+                | AgentOutput::Credential(_)
+                | AgentOutput::Session(_) => {}
             }
         }
     }

@@ -25,11 +25,22 @@
 //! A frame whose flag [`FLAG_KEY`] is set starts a new canvas of its size (after a resolution
 //! change, for instance): the decoder fills it black first and the frame covers it. A delta
 //! frame for another size than the canvas is refused.
+//!
+//! The caller's pointer travels on the same stream in cursor records (`cursor.rs`); each
+//! record's first byte tells which it is (`record.rs`).
 
 mod canvas;
+mod cursor;
+mod record;
 mod wire;
 
 pub use canvas::{Canvas, PixelError};
+pub use cursor::{
+    CURSOR_CACHE, CursorApplyError, CursorCache, CursorId, CursorParseError, CursorPosition,
+    CursorShape, CursorUpdate, CursorView, MAX_CURSOR_SIDE, TAG_CURSOR_POSITION, TAG_CURSOR_SHAPE,
+    encode_cursor, parse_cursor,
+};
+pub use record::{Record, RecordKind, RecordParseError, parse_record, record_kind};
 pub use wire::{FrameParseError, encode_frame, parse_frame};
 
 /// The only frame version this code reads and writes.

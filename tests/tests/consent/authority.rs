@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use hotline_agent::consent::x11::{ARM_DELAY, PROMPT_TITLE, X11Prompt, prompt_layout};
 use hotline_agent::consent::{ConsentAnswer, ConsentPrompt, PromptTarget};
-use hotline_agent::screen::capture;
 use hotline_agent::screen::input::x11::X11Input;
 use hotline_agent::screen::input::{InputSink, Monitor};
+use hotline_agent::screen::{capture, cursor};
 use hotline_protocol::input::InputEvent;
 use hotline_tests::xvfb::Xvfb;
 
@@ -142,6 +142,9 @@ fn a_root_agent_captures_and_drives_the_users_display_with_their_cookie() {
     let refused = capture::open(Some(&xvfb.display)).err().expect("no cookie");
     assert!(refused.to_string().contains(&xvfb.display), "{refused}");
 
+    assert!(cursor::open(Some(&xvfb.display)).is_err(), "no cookie");
+    let mut pointer = cursor::open_for(Some("nobody"), &xvfb.display).expect("the pointer opens");
+    pointer.sample().expect("the pointer reads");
     let mut source = capture::open_for(Some("nobody"), &xvfb.display).expect("capture opens");
     let monitors = source.monitors().expect("monitors");
     assert_eq!((monitors[0].width, monitors[0].height), (1280, 800));

@@ -3,7 +3,8 @@
 //! Chromium. Allow shows the caller's screen pixel-exact in the browser canvas and lets the
 //! analyst drive it; Deny and no answer refuse; the caller's End stops the frames; a device
 //! with nobody signed in tells the analyst why, until an admin's policy for the device lets
-//! sessions run there unattended.
+//! sessions run there unattended; the caller's pointer is drawn over the canvas
+//! (`cursor.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,9 @@ use hotline_tests::picture::{Picture, pattern};
 use hotline_tests::xvfb::Xvfb;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+#[path = "cursor.rs"]
+mod cursor;
 
 pub(super) const PASSWORD: &str = "correct horse battery staple";
 const WIDTH: u16 = 1366;

@@ -290,7 +290,7 @@ impl Drop for X11Source {
     }
 }
 
-fn resolve_display(display: Option<&str>) -> Result<String, CaptureError> {
+pub(crate) fn resolve_display(display: Option<&str>) -> Result<String, CaptureError> {
     if let Some(display) = display.filter(|d| !d.is_empty()) {
         return Ok(display.to_owned());
     }

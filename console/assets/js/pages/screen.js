@@ -1,11 +1,13 @@
 // A remote screen session: asks the device, shows the caller's answer, then draws the
 // caller's screen on a canvas that scales to the window and, in a control session, sends the
-// analyst's mouse and keyboard. Keys travel as physical key codes (KeyboardEvent.code), so
-// the caller's layout decides the character; "Type text" (an in-page dialog) sends any
-// Unicode text as it is.
+// analyst's mouse and keyboard. The caller's pointer is drawn over the canvas (see
+// ../screen/cursor.js). Keys travel as physical key codes (KeyboardEvent.code), so the
+// caller's layout decides the character; "Type text" (an in-page dialog) sends any Unicode
+// text as it is.
 // Everything held down is released when the tab loses focus or control ends.
 
 import { h, notify, replace, text } from "../dom.js";
+import { CursorOverlay, TAG_POSITION, TAG_SHAPE, recordTag } from "../screen/cursor.js";
 import { ScreenCanvas } from "../screen/frame.js";
 
 export const title = ([number]) => `Screen \u2013 ticket ${number}`;
@@ -42,6 +44,9 @@ export async function render(main, ctx) {
   const status = h("p", { class: "session-status", id: "session-status", role: "status" }, "Asking the caller\u2026");
   const canvas = h("canvas", { id: "screen", class: "screen", tabindex: "0", "aria-label": "The caller's screen" });
   const screen = new ScreenCanvas(canvas);
+  const pointerCanvas = h("canvas", { id: "caller-pointer", class: "caller-pointer", hidden: true, "aria-hidden": "true" });
+  const pointer = new CursorOverlay(canvas, pointerCanvas);
+  pointer.setControl(control);
   const endButton = h("button", { type: "button", class: "danger", id: "end-session" }, "End session");
   const viewOnlyButton = h("button", { type: "button", id: "view-only", hidden: !control }, "View only");
   const typeButton = h("button", { type: "button", id: "type-text", hidden: !control }, "Type text\u2026");
@@ -63,7 +68,7 @@ export async function render(main, ctx) {
     h("span", { class: "mono" }, text(device, 40)),
     h("span", { class: "pill" }, control ? "view and control" : "view only"),
     h("span", { class: "spacer" }), monitors, combos, typeButton, viewOnlyButton, endButton);
-  main.append(bar, status, h("div", { class: "screen-wrap" }, canvas), typeDialog);
+  main.append(bar, status, h("div", { class: "screen-wrap" }, canvas, pointerCanvas), typeDialog);
 
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const params = new URLSearchParams({ device, mode, monitor: "all" });
@@ -74,14 +79,26 @@ export async function render(main, ctx) {
   // Frames are drawn strictly in order; each is acknowledged once drawn, which lets the
   // device send the next (it keeps at most two unacknowledged).
   const stats = { frames: 0, lastSeq: 0, drawnAt: 0 };
-  window.__hotlineScreen = { canvas, stats };
+  window.__hotlineScreen = { canvas, stats, pointer };
   let drawing = Promise.resolve();
   socket.addEventListener("message", (event) => {
     if (typeof event.data === "string") return onReport(JSON.parse(event.data));
     const buffer = event.data;
+    // Cursor records are small and not acknowledged; they apply at once, in their order.
+    const tag = recordTag(buffer);
+    if (tag === TAG_SHAPE || tag === TAG_POSITION) {
+      try {
+        pointer.apply(buffer);
+      } catch (error) {
+        setStatus(`The caller's pointer could not be shown: ${error.message}`, "error");
+      }
+      return;
+    }
     drawing = drawing.then(async () => {
       try {
         const frame = await screen.apply(buffer);
+        // The canvas may have changed size: the pointer follows its scale.
+        pointer.layout();
         stats.frames += 1;
         stats.lastSeq = frame.seq;
         stats.drawnAt = performance.now();
@@ -130,6 +147,7 @@ export async function render(main, ctx) {
     releaseAll();
     if (typeDialog.open) typeDialog.close("cancel");
     control = false;
+    pointer.setControl(false);
     viewOnlyButton.hidden = true;
     typeButton.hidden = true;
     combos.hidden = true;
@@ -211,6 +229,8 @@ export async function render(main, ctx) {
   window.addEventListener("blur", onBlur);
   const onHidden = () => { if (document.hidden) releaseAll(); };
   document.addEventListener("visibilitychange", onHidden);
+  const onResize = () => pointer.layout();
+  window.addEventListener("resize", onResize);
 
   combos.addEventListener("change", () => {
     const combo = COMBOS[Number(combos.value)];
@@ -256,6 +276,7 @@ export async function render(main, ctx) {
     releaseAll();
     window.removeEventListener("blur", onBlur);
     document.removeEventListener("visibilitychange", onHidden);
+    window.removeEventListener("resize", onResize);
     socket.close();
     delete window.__hotlineScreen;
   };
