@@ -101,6 +101,7 @@ mod tests {
             arch: "x86_64".into(),
             sessions,
             displays,
+            time_zone: "UTC".into(),
         }
     }
 
