@@ -8,6 +8,7 @@ use anyhow::Result;
 use hotline_protocol::DeviceId;
 
 use super::plan;
+use crate::fleet::targets::{Targets, require_group_windows};
 use crate::rejected::{invalid, not_found};
 use crate::store::{DeploymentRow, NewDeployment, Store, TargetDevice, Window};
 use crate::tickets::TicketNumber;
@@ -20,14 +21,18 @@ pub struct Options {
     pub not_before: i64,
     pub deadline: Option<i64>,
     pub window: Option<Window>,
+    /// Each device installs only inside its group's window (`--window group`).
+    pub group_windows: bool,
 }
 
-/// The deployment of published `package` (NAME@VERSION) to `targets`, once its ticket rule
-/// has been checked: the canary share (rounded up) in wave 0, the rest in wave 1.
+/// The deployment of published `package` (NAME@VERSION) to `targets`, the devices that
+/// `named` resolved to, once its ticket rule has been checked: the canary share (rounded up)
+/// in wave 0, the rest in wave 1.
 pub async fn new_deployment(
     store: &Store,
     ticket: TicketNumber,
     package: &str,
+    named: &Targets,
     targets: Vec<DeviceId>,
     options: &Options,
     created_by: String,
@@ -38,6 +43,9 @@ pub async fn new_deployment(
     let Some(target) = store.package_target(name, version).await? else {
         return not_found(format!("package {name} {version} is not published"));
     };
+    if options.group_windows {
+        require_group_windows(store, &targets).await?;
+    }
     let canary = plan::canary_size(targets.len(), options.canary);
     Ok(NewDeployment {
         ticket,
@@ -51,6 +59,8 @@ pub async fn new_deployment(
         not_before: options.not_before,
         deadline: options.deadline,
         window: options.window,
+        group_windows: options.group_windows,
+        targets: named.to_json(),
         created_by,
         devices: targets
             .into_iter()
@@ -69,6 +79,11 @@ pub fn status_json(deployment: &DeploymentRow, devices: &[TargetDevice]) -> serd
         "version": deployment.version,
         "status": deployment.status,
         "reason": deployment.status_reason,
+        "targets": deployment
+            .targets
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()),
+        "group_windows": deployment.group_windows,
         "devices": devices.iter().map(|d| serde_json::json!({
             "device": d.device, "wave": d.wave, "state": d.state, "outcome": d.outcome,
             "detail": d.detail, "attempts": d.attempts, "chunks_sent": d.chunks_sent,
@@ -98,8 +113,19 @@ pub fn time(text: &str, now: i64) -> Result<i64> {
         .unwrap_or(0))
 }
 
-// FIXME: windows are in UTC only; a window in each device's local time needs the device's
-// time zone, which the inventory does not report yet.
+/// `--window`: `group` for each device's group window (see `crate::fleet::window`), or a
+/// window of the deployment's own, START+LENGTH[/EVERY] in UTC. Returns the deployment's own
+/// window, if any, and whether it is held to group windows.
+pub fn parse_window_choice(text: Option<&str>, now: i64) -> Result<(Option<Window>, bool)> {
+    match text {
+        None => Ok((None, false)),
+        Some("group") => Ok((None, true)),
+        Some(text) => Ok((Some(parse_window(text, now)?), false)),
+    }
+}
+
+/// A deployment's own window, START+LENGTH[/EVERY]: in UTC, every EVERY from START. Windows
+/// by time of day in a zone, or in each device's zone, are group windows.
 pub fn parse_window(text: &str, now: i64) -> Result<Window> {
     let (rest, every) = match text.rsplit_once('/') {
         Some((rest, every)) => (rest, humantime::parse_duration(every)?),
@@ -133,5 +159,10 @@ mod tests {
         assert_eq!((w.length, w.every), (7200, 86400));
         assert!(parse_window("+10s", 0).is_err());
         assert!(parse_window("+0s+2h/1h", 0).is_err());
+        assert_eq!(
+            parse_window_choice(Some("group"), 0).expect("parses"),
+            (None, true)
+        );
+        assert_eq!(parse_window_choice(None, 0).expect("parses"), (None, false));
     }
 }
