@@ -130,14 +130,8 @@ fn group_windows_install_where_open_now_in_their_zone_and_wait_where_they_open_l
     let new_york = agent_in_zone(&console, &publisher, "America/New_York");
     let (kolkata, berlin) = (&fleet[0], &fleet[1]);
     let loose = agent_in_zone(&console, &publisher, "Europe/Berlin");
-    let device: Value = serde_json::from_str(&console.cli_ok(&["devices", "--json"]))
-        .map(|all: Value| {
-            all.as_array()
-                .and_then(|all| all.iter().find(|d| d["id"] == new_york.device.as_str()))
-                .cloned()
-                .expect("the device")
-        })
-        .expect("devices JSON");
+    // The agent reports the zone its environment names.
+    let device = console.device(&new_york.device).expect("listed");
     assert_eq!(
         device["inventory"]["time_zone"], "America/New_York",
         "{device}"
@@ -151,7 +145,7 @@ fn group_windows_install_where_open_now_in_their_zone_and_wait_where_they_open_l
             "Asia/Kolkata",
         ),
         (
-            "night",
+            "own-zone",
             &new_york,
             time_of_day("America/New_York", -10),
             "local",
@@ -220,7 +214,7 @@ fn group_windows_install_where_open_now_in_their_zone_and_wait_where_they_open_l
         "--group",
         "kolkata",
         "--group",
-        "night",
+        "own-zone",
         "--group",
         "berlin",
         "--window",
