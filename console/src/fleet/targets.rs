@@ -144,3 +144,195 @@ pub async fn open_windows(store: &Store, now: i64) -> Result<HashSet<String>> {
         .map(|d| d.device)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Actor;
+    use crate::fleet::{GroupWindow, changes};
+    use crate::rejected::Rejected;
+    use crate::store::{DeviceRecord, Presence};
+
+    /// A store with three enrolled devices: one that reported Tokyo as its zone, one that
+    /// reported nothing readable, and one revoked.
+    async fn store() -> (tempfile::TempDir, Store, [DeviceId; 3]) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), true)
+            .await
+            .expect("store");
+        let ids = [1_u64, 2, 3].map(DeviceId::from_random);
+        for (n, device) in ids.iter().enumerate() {
+            let token = format!("token-{n}");
+            store
+                .create_token(&token, 0, i64::MAX, 1)
+                .await
+                .expect("token");
+            let record = DeviceRecord {
+                id: device.to_string(),
+                cert_sha256: format!("{n}"),
+                hostname: "pc".into(),
+                enrolled_at: 0,
+                revoked_at: None,
+                online: false,
+                last_seen: None,
+                last_address: None,
+                agent_version: None,
+                inventory: None,
+            };
+            store
+                .enroll_device(&token, 1, &record)
+                .await
+                .expect("enrolled");
+        }
+        for (device, inventory) in [(&ids[0], r#"{"time_zone":"Asia/Tokyo"}"#), (&ids[1], "")] {
+            let presence = Presence {
+                device,
+                hostname: "pc",
+                address: "127.0.0.1:1",
+                agent_version: "test",
+                inventory_json: inventory,
+                now: 1,
+            };
+            store.set_online(&presence).await.expect("online");
+        }
+        store.revoke(&ids[2], 2).await.expect("revoked");
+        (dir, store, ids)
+    }
+
+    fn rejected(error: &anyhow::Error) -> Option<&Rejected> {
+        error.downcast_ref::<Rejected>()
+    }
+
+    #[tokio::test]
+    async fn tags_and_groups_resolve_to_unrevoked_devices_and_each_change_is_recorded_once() {
+        let (_dir, store, [tokyo, silent, revoked]) = store().await;
+        let lab: Tag = "lab".parse().expect("tag");
+        for device in [&tokyo, &revoked] {
+            assert!(
+                changes::tag(&store, Actor::System, device, &lab, true)
+                    .await
+                    .expect("tagged")
+            );
+        }
+        assert!(
+            !changes::tag(&store, Actor::System, &tokyo, &lab, true)
+                .await
+                .expect("tag again"),
+            "a second add changes nothing"
+        );
+        let tags = |t: &[&str]| {
+            Targets::parse(
+                &[],
+                &t.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                &[],
+                false,
+            )
+        };
+        let by_tag = tags(&["lab"])
+            .expect("targets")
+            .resolve(&store)
+            .await
+            .expect("resolved");
+        assert_eq!(
+            by_tag,
+            vec![tokyo.clone()],
+            "the revoked device is left out"
+        );
+        let entries = store
+            .audit_entries(None, Some(tokyo.as_str()), 100)
+            .await
+            .expect("entries");
+        let tag_entries = entries
+            .iter()
+            .filter(|e| e.to_json()["action"] == "device.tag")
+            .count();
+        assert_eq!(tag_entries, 1);
+
+        let office: GroupName = "office".parse().expect("group");
+        let other: GroupName = "other".parse().expect("group");
+        for group in [&office, &other] {
+            changes::create_group(&store, Actor::System, group)
+                .await
+                .expect("created");
+        }
+        for device in [&tokyo, &silent] {
+            changes::add_member(&store, Actor::System, &office, device)
+                .await
+                .expect("added");
+        }
+        let moved = changes::add_member(&store, Actor::System, &other, &tokyo)
+            .await
+            .expect_err("one group per device");
+        assert!(
+            matches!(rejected(&moved), Some(Rejected::Conflict(m)) if m.contains("office")),
+            "{moved:#}"
+        );
+        let groups = |g: &[&str]| {
+            Targets::parse(
+                &[],
+                &[],
+                &g.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                false,
+            )
+        };
+        let by_group = groups(&["office"])
+            .expect("targets")
+            .resolve(&store)
+            .await
+            .expect("resolved");
+        assert_eq!(by_group.len(), 2);
+        let all = Targets::parse(&[], &[], &[], true)
+            .expect("targets")
+            .resolve(&store)
+            .await
+            .expect("resolved");
+        assert_eq!(all.len(), 2, "all is every unrevoked device");
+        let missing = groups(&["attic"])
+            .expect("targets")
+            .resolve(&store)
+            .await
+            .expect_err("no such group");
+        assert!(matches!(rejected(&missing), Some(Rejected::NotFound(_))));
+        assert!(
+            Targets::parse(&[], &["lab".into()], &[], true).is_err(),
+            "all stands alone"
+        );
+    }
+
+    #[tokio::test]
+    async fn local_group_windows_open_in_each_device_zone_and_devices_without_one_are_refused() {
+        let (_dir, store, [tokyo, silent, _]) = store().await;
+        let office: GroupName = "office".parse().expect("group");
+        changes::create_group(&store, Actor::System, &office)
+            .await
+            .expect("created");
+        for device in [&tokyo, &silent] {
+            changes::add_member(&store, Actor::System, &office, device)
+                .await
+                .expect("added");
+        }
+        let targets = [tokyo.clone(), silent.clone()];
+        let refused = require_group_windows(&store, &targets)
+            .await
+            .expect_err("no window yet");
+        assert!(format!("{refused:#}").contains(silent.as_str()));
+
+        let window = GroupWindow::parse("09:00", "1h", None, "local").expect("window");
+        changes::set_window(&store, Actor::System, &office, Some(&window))
+            .await
+            .expect("set");
+        require_group_windows(&store, &targets)
+            .await
+            .expect("every target has a window");
+        // 09:30 in Tokyo (UTC+9) is 00:30 UTC; the device that reported no zone is on UTC.
+        let at = |text: &str| text.parse::<Timestamp>().expect("time").as_second();
+        let open = open_windows(&store, at("2026-07-01T00:30:00Z"))
+            .await
+            .expect("open");
+        assert_eq!(open, HashSet::from([tokyo.to_string()]));
+        let open = open_windows(&store, at("2026-07-01T09:30:00Z"))
+            .await
+            .expect("open");
+        assert_eq!(open, HashSet::from([silent.to_string()]));
+    }
+}
