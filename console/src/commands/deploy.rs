@@ -323,6 +323,9 @@ fn status_lines(deployment: &DeploymentRow, devices: &[TargetDevice]) -> Vec<Str
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     )];
+    if deployment.group_windows {
+        lines.push("  each device installs only inside its group's window".to_owned());
+    }
     let mut waves: Vec<i64> = devices.iter().map(|d| d.wave).collect();
     waves.dedup();
     for wave in waves {
