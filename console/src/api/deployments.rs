@@ -140,7 +140,9 @@ async fn show_deployment(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
     let devices = state.store.deployment_devices(id).await?;
-    Ok(Json(status_json(&deployment, &devices)))
+    Ok(Json(
+        status_json(&state.store, &deployment, &devices).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

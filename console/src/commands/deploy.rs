@@ -270,10 +270,8 @@ async fn status(store: &Store, id: i64, follow: bool, json: bool) -> Result<()> 
         let deployment = existing(store, id).await?;
         let devices = store.deployment_devices(id).await?;
         if json {
-            output::line(&serde_json::to_string_pretty(&status_json(
-                &deployment,
-                &devices,
-            ))?);
+            let status = status_json(store, &deployment, &devices).await?;
+            output::line(&serde_json::to_string_pretty(&status)?);
         } else {
             for line in status_lines(&deployment, &devices) {
                 output::line(&line);

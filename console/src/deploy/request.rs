@@ -2,13 +2,14 @@
 //! percentages, times, windows, and the deployment it makes once its rule was checked; and
 //! the JSON both show for one.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Result;
 use hotline_protocol::DeviceId;
 
 use super::plan;
-use crate::fleet::targets::{Targets, require_group_windows};
+use crate::fleet::targets::{Targets, next_windows, require_group_windows};
 use crate::rejected::{invalid, not_found};
 use crate::store::{DeploymentRow, NewDeployment, Store, TargetDevice, Window};
 use crate::tickets::TicketNumber;
@@ -70,9 +71,28 @@ pub async fn new_deployment(
     })
 }
 
-/// A deployment and its devices as JSON.
-pub fn status_json(deployment: &DeploymentRow, devices: &[TargetDevice]) -> serde_json::Value {
-    serde_json::json!({
+/// A deployment and its devices as JSON, with, for a deployment held to group windows,
+/// when each device's window next opens (now, when it is open).
+pub async fn status_json(
+    store: &Store,
+    deployment: &DeploymentRow,
+    devices: &[TargetDevice],
+) -> Result<serde_json::Value> {
+    let windows = if deployment.group_windows {
+        next_windows(store, crate::store::unix_now()).await?
+    } else {
+        HashMap::new()
+    };
+    let next_window = |device: &str| {
+        windows
+            .get(device)
+            .and_then(|at| u64::try_from(*at).ok())
+            .map(|secs| {
+                humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs))
+                    .to_string()
+            })
+    };
+    Ok(serde_json::json!({
         "id": deployment.id,
         "ticket": deployment.ticket.0,
         "package": deployment.package,
@@ -87,8 +107,9 @@ pub fn status_json(deployment: &DeploymentRow, devices: &[TargetDevice]) -> serd
         "devices": devices.iter().map(|d| serde_json::json!({
             "device": d.device, "wave": d.wave, "state": d.state, "outcome": d.outcome,
             "detail": d.detail, "attempts": d.attempts, "chunks_sent": d.chunks_sent,
+            "next_window": next_window(&d.device),
         })).collect::<Vec<_>>(),
-    })
+    }))
 }
 
 /// A percentage from 0% to 100%.
@@ -108,7 +129,7 @@ pub fn time(text: &str, now: i64) -> Result<i64> {
     }
     let at = humantime::parse_rfc3339_weak(text).map_err(|e| anyhow::anyhow!("{text}: {e}"))?;
     Ok(at
-        .duration_since(std::time::UNIX_EPOCH)
+        .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0))
 }

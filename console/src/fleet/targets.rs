@@ -1,7 +1,7 @@
 //! A deployment's targets as a person names them (devices, tags, groups, or all), resolved
 //! to devices once, when the deployment is made; and which devices' group windows are open.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::Result;
 use hotline_protocol::DeviceId;
@@ -127,6 +127,23 @@ pub async fn require_group_windows(store: &Store, targets: &[DeviceId]) -> Resul
          a group without a window): {}",
         missing.join(", ")
     ))
+}
+
+/// When each grouped device's window next opens after `now` (Unix seconds), or `now` when
+/// it is open, each read in its zone; devices whose group has no window are absent.
+pub async fn next_windows(store: &Store, now: i64) -> Result<HashMap<String, i64>> {
+    let at = Timestamp::from_second(now)?;
+    Ok(store
+        .device_windows()
+        .await?
+        .into_iter()
+        .filter_map(|d| {
+            let window = d.window.as_ref()?;
+            let zone = window.zone.resolve(d.time_zone.as_deref());
+            let opening = window.next_opening(at, &zone)?;
+            Some((d.device, opening.as_second()))
+        })
+        .collect())
 }
 
 /// The devices whose group window is open at `now` (Unix seconds), each read in its zone.
@@ -334,5 +351,18 @@ mod tests {
             .await
             .expect("open");
         assert_eq!(open, HashSet::from([silent.to_string()]));
+        let next = next_windows(&store, at("2026-07-01T09:30:00Z"))
+            .await
+            .expect("next");
+        assert_eq!(
+            next[silent.as_str()],
+            at("2026-07-01T09:30:00Z"),
+            "open now"
+        );
+        assert_eq!(
+            next[tokyo.as_str()],
+            at("2026-07-02T00:00:00Z"),
+            "09:00 in Tokyo"
+        );
     }
 }

@@ -228,6 +228,18 @@ fn group_windows_install_where_open_now_in_their_zone_and_wait_where_they_open_l
     let waiting = device_entry(&installed, later);
     assert_eq!(waiting["state"], "pending", "{installed}");
     assert_eq!(waiting["attempts"], 0, "{installed}");
+    // The status says when its window opens: in about three hours.
+    let opens: jiff::Timestamp = waiting["next_window"]
+        .as_str()
+        .expect("next_window")
+        .parse()
+        .expect("RFC 3339");
+    let ahead = opens.duration_since(jiff::Timestamp::now());
+    assert!(
+        ahead > jiff::SignedDuration::from_mins(150)
+            && ahead <= jiff::SignedDuration::from_mins(181),
+        "{installed}"
+    );
     assert!(!later.install_root().join("hello.txt").exists());
     assert_eq!(
         installed["status"], "active",
