@@ -33,7 +33,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a one-time enrollment string for a new agent.
     EnrollToken(TokenArgs),
-    /// List enrolled devices, or act on one (revoke, policy).
+    /// List enrolled devices, or act on one (revoke, policy, tag).
     #[command(visible_alias = "device")]
     Devices(DevicesArgs),
     /// Show recent refusals and anomalies on the agent link, newest first.
@@ -52,6 +52,8 @@ pub enum Command {
     Package(crate::commands::package::PackageArgs),
     /// Deployments: create, status, list, pause, resume, cancel.
     Deploy(crate::commands::deploy::DeployArgs),
+    /// Device groups: create, set-window, add, remove, list.
+    Group(crate::commands::group::GroupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +124,15 @@ pub enum DevicesAction {
         #[arg(long)]
         ticket: Option<i64>,
     },
+    /// Put a tag on a device or take it off.
+    Tag {
+        /// The device id, as `devices` lists it.
+        id: String,
+        #[arg(value_enum)]
+        change: TagChange,
+        /// The tag: 1 to 32 characters of a-z, 0-9 and '-'.
+        tag: String,
+    },
 }
 
 fn on_off(text: &str) -> Result<bool, String> {
@@ -130,4 +141,10 @@ fn on_off(text: &str) -> Result<bool, String> {
         "off" => Ok(false),
         other => Err(format!("{other:?} is neither on nor off")),
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TagChange {
+    Add,
+    Remove,
 }

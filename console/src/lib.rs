@@ -14,6 +14,7 @@ pub mod config;
 pub mod credentials;
 pub mod datadir;
 pub mod deploy;
+pub mod fleet;
 pub mod link;
 pub mod output;
 pub mod rejected;

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
             Command::Webhook(args) => commands::webhook::run(&dir, args).await,
             Command::Package(args) => commands::package::run(&dir, args).await,
             Command::Deploy(args) => commands::deploy::run(&dir, args).await,
+            Command::Group(args) => commands::group::run(&dir, args).await,
         }
     });
     match result {

@@ -24,6 +24,9 @@ pub struct Inventory {
     pub arch: String,
     pub sessions: Vec<UserSession>,
     pub displays: Vec<Display>,
+    /// The device's time zone as an IANA name (`Europe/Berlin`), or `UTC` when it has none
+    /// configured. The console evaluates maintenance windows in "local" time with it.
+    pub time_zone: String,
 }
 
 /// Operating system name and version.
@@ -114,6 +117,7 @@ impl Inventory {
         check_len("os name", &self.os.name, MAX_TEXT)?;
         check_len("os version", &self.os.version, MAX_TEXT)?;
         check_len("architecture", &self.arch, MAX_TEXT)?;
+        check_len("time zone", &self.time_zone, MAX_TEXT)?;
         check_count("sessions", &self.sessions, MAX_SESSIONS)?;
         check_count("displays", &self.displays, MAX_DISPLAYS)?;
         for session in &self.sessions {
@@ -155,6 +159,7 @@ mod tests {
                 name: ":0".into(),
                 kind: DisplayKind::X11,
             }],
+            time_zone: "Europe/Berlin".into(),
         }
     }
 

@@ -13,7 +13,10 @@ pub struct ProtocolVersion {
 }
 
 /// The version this build speaks.
-pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 1, minor: 0 };
+///
+/// Messages are bincode, which is not self-describing: a field added to a message changes
+/// its layout, so it takes a new major version. 2.0 added the inventory's time zone.
+pub const PROTOCOL_VERSION: ProtocolVersion = ProtocolVersion { major: 2, minor: 0 };
 
 impl ProtocolVersion {
     /// Whether a peer speaking `self` can talk to one speaking `other`.

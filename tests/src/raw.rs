@@ -64,6 +64,7 @@ pub fn hello_frame_with_hostname(device: &DeviceId, hostname: &str) -> Vec<u8> {
             arch: "x86_64".into(),
             sessions: Vec::new(),
             displays: Vec::new(),
+            time_zone: "UTC".into(),
         },
     };
     encode_frame(&AgentMessage::Hello(Box::new(hello))).expect("hello encodes")

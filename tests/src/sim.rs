@@ -52,6 +52,7 @@ impl InventorySource for FixedInventory {
             arch: std::env::consts::ARCH.into(),
             sessions: Vec::new(),
             displays: Vec::new(),
+            time_zone: "UTC".into(),
         }
     }
 }

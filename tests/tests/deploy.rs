@@ -1,6 +1,7 @@
 //! End-to-end tests of deployments (issue 6) with a real console and real agent processes on
 //! loopback: results on the ticket, resuming a cut transfer, maintenance windows, the canary
-//! gate and a console restarted mid-deployment.
+//! gate, a console restarted mid-deployment, and targets named by tag or group with each
+//! group's window in its zone.
 
 #[path = "deploy/api.rs"]
 mod api;
@@ -8,6 +9,8 @@ mod api;
 mod delta;
 #[path = "deploy/fixture.rs"]
 mod fixture;
+#[path = "deploy/fleet.rs"]
+mod fleet;
 #[path = "deploy/printer.rs"]
 mod printer;
 #[path = "deploy/replay.rs"]

@@ -61,6 +61,7 @@ impl InventorySource for SignedIn {
                 name: self.display.clone(),
                 kind: DisplayKind::X11,
             }],
+            time_zone: "UTC".into(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Inventory on Linux, read from /proc, /etc/os-release, utmp and the display sockets.
+//! Inventory on Linux, read from /proc, /etc/os-release, utmp, the display sockets and the
+//! system's time zone settings.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,10 @@ pub(super) struct LinuxInventory {
     utmp: PathBuf,
     x11_sockets: PathBuf,
     run_user: PathBuf,
+    etc_timezone: PathBuf,
+    localtime: PathBuf,
+    /// `TZ` from the agent's environment, read once when the source is made.
+    tz_variable: Option<String>,
 }
 
 impl Default for LinuxInventory {
@@ -27,6 +32,9 @@ impl Default for LinuxInventory {
             utmp: "/var/run/utmp".into(),
             x11_sockets: "/tmp/.X11-unix".into(),
             run_user: "/run/user".into(),
+            etc_timezone: "/etc/timezone".into(),
+            localtime: "/etc/localtime".into(),
+            tz_variable: std::env::var("TZ").ok(),
         }
     }
 }
@@ -51,6 +59,7 @@ impl InventorySource for LinuxInventory {
             arch: std::env::consts::ARCH.to_owned(),
             sessions,
             displays: self.displays(),
+            time_zone: capped(&self.time_zone(), MAX_TEXT),
         }
     }
 }
@@ -92,6 +101,53 @@ impl LinuxInventory {
         }
         displays
     }
+}
+
+impl LinuxInventory {
+    /// The device's IANA time zone: `TZ` when it names one (as systemd and the C library
+    /// read it, with or without the leading `:`), else `/etc/timezone` (Debian), else the
+    /// zone the `/etc/localtime` symlink points into, else `UTC`. A zone that is only a
+    /// file without a name (a copied `/etc/localtime`) is reported as `UTC`, since the
+    /// console can evaluate only named zones.
+    fn time_zone(&self) -> String {
+        let from_variable = self
+            .tz_variable
+            .as_deref()
+            .map(|tz| tz.strip_prefix(':').unwrap_or(tz));
+        let from_file = read(&self.etc_timezone);
+        let from_link = fs::read_link(&self.localtime)
+            .ok()
+            .and_then(|target| zone_from_path(&target));
+        [from_variable, Some(from_file.trim()), from_link.as_deref()]
+            .into_iter()
+            .flatten()
+            .find(|name| is_zone_name(name))
+            .unwrap_or("UTC")
+            .to_owned()
+    }
+}
+
+/// The zone name in a path into the zone database, such as
+/// `/usr/share/zoneinfo/Europe/Berlin` or `../usr/share/zoneinfo/UTC`.
+fn zone_from_path(target: &Path) -> Option<String> {
+    let text = target.to_str()?;
+    let (_, name) = text.rsplit_once("zoneinfo/")?;
+    Some(name.to_owned())
+}
+
+/// Whether `name` has the shape of an IANA zone name (`Europe/Berlin`, `UTC`,
+/// `America/Argentina/Buenos_Aires`, `Etc/GMT+5`): not a path, and not a POSIX rule such
+/// as `CET-1CEST`, whose offset sign sits in a name without a `/`.
+fn is_zone_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('/')
+        && !name.split('/').any(|part| part.is_empty() || part == "..")
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
+        && (name.contains('/') || !name.contains(['+', '-']))
 }
 
 fn read(path: &Path) -> String {
@@ -142,6 +198,9 @@ mod tests {
             utmp: base.join("missing-utmp"),
             x11_sockets: base.join("x11"),
             run_user: base.join("run"),
+            etc_timezone: base.join("timezone"),
+            localtime: base.join("localtime"),
+            tz_variable: None,
         };
         let inventory = source.collect();
         assert_eq!(inventory.hostname, "ws-0142");
@@ -160,6 +219,43 @@ mod tests {
             ]
         );
         assert!(inventory.sessions.is_empty());
+        assert_eq!(inventory.time_zone, "UTC", "nothing configured is UTC");
         assert_eq!(inventory.check_limits(), Ok(()));
+    }
+
+    fn zone_source(base: &Path, tz_variable: Option<&str>) -> LinuxInventory {
+        LinuxInventory {
+            etc_timezone: base.join("timezone"),
+            localtime: base.join("localtime"),
+            tz_variable: tz_variable.map(str::to_owned),
+            ..LinuxInventory::default()
+        }
+    }
+
+    #[test]
+    fn the_time_zone_comes_from_tz_then_etc_timezone_then_the_localtime_link() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let base = root.path();
+        std::os::unix::fs::symlink(
+            "/usr/share/zoneinfo/America/New_York",
+            base.join("localtime"),
+        )
+        .expect("symlink");
+        assert_eq!(zone_source(base, None).time_zone(), "America/New_York");
+
+        fs::write(base.join("timezone"), "Europe/Berlin\n").expect("write");
+        assert_eq!(zone_source(base, None).time_zone(), "Europe/Berlin");
+
+        let with_tz = zone_source(base, Some(":Asia/Kolkata"));
+        assert_eq!(with_tz.time_zone(), "Asia/Kolkata");
+        // A POSIX rule or a file path in TZ names no zone; the files still do.
+        assert_eq!(
+            zone_source(base, Some("CET-1CEST")).time_zone(),
+            "Europe/Berlin"
+        );
+        assert_eq!(
+            zone_source(base, Some("/etc/localtime")).time_zone(),
+            "Europe/Berlin"
+        );
     }
 }

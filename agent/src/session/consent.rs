@@ -113,6 +113,7 @@ mod tests {
             arch: "x86_64".into(),
             sessions,
             displays,
+            time_zone: "UTC".into(),
         }
     }
 

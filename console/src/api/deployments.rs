@@ -12,7 +12,10 @@ use super::{ApiError, AppState, Body, Caller};
 use crate::audit::NewEntry;
 use crate::authz::{Action, authorize};
 use crate::deploy::plan;
-use crate::deploy::request::{Options, new_deployment, parse_window, percent, status_json, time};
+use crate::deploy::request::{
+    Options, new_deployment, parse_window_choice, percent, status_json, time,
+};
+use crate::fleet::targets::Targets;
 use crate::store::unix_now;
 use crate::tickets::TicketNumber;
 
@@ -25,7 +28,14 @@ pub(super) struct CreateBody {
     ticket: i64,
     /// NAME@VERSION.
     package: String,
+    #[serde(default)]
     devices: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    all: bool,
     #[serde(default)]
     canary: Option<String>,
     #[serde(default)]
@@ -43,20 +53,22 @@ pub(super) async fn create(
     caller: Caller,
     Body(body): Body<CreateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    if body.devices.is_empty() || body.devices.len() > MAX_DEVICES || body.package.len() > 200 {
+    let named = body.devices.len() + body.tags.len() + body.groups.len();
+    if (named == 0 && !body.all) || named > MAX_DEVICES || body.package.len() > 200 {
         return Err(ApiError::invalid(format!(
-            "name 1 to {MAX_DEVICES} devices and a package NAME@VERSION"
+            "name 1 to {MAX_DEVICES} devices, tags or groups (or all) and a package NAME@VERSION"
         )));
     }
     let ticket = TicketNumber(body.ticket);
-    let devices = body
-        .devices
-        .iter()
-        .map(|d| {
-            d.parse::<DeviceId>()
-                .map_err(|e| ApiError::invalid(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let targets = Targets::parse(&body.devices, &body.tags, &body.groups, body.all)?;
+    let devices = targets.resolve(&state.store).await?;
+    if devices.is_empty() {
+        return Err(ApiError::invalid(
+            "no target devices: the targets named hold no enrolled, unrevoked device",
+        ));
+    }
+    // Every device the targets resolved to is authorised, all included: the ticket names
+    // each device a deployment reaches.
     let principal = caller.principal();
     for device in &devices {
         authorize(
@@ -70,6 +82,7 @@ pub(super) async fn create(
     }
 
     let now = unix_now();
+    let (window, group_windows) = parse_window_choice(body.window.as_deref(), now)?;
     let text = |value: &Option<String>, default: &str| value.clone().unwrap_or(default.into());
     let options = Options {
         canary: percent(&text(&body.canary, "0%"))?,
@@ -81,17 +94,15 @@ pub(super) async fn create(
             .transpose()?
             .unwrap_or(now),
         deadline: body.deadline.as_deref().map(|t| time(t, now)).transpose()?,
-        window: body
-            .window
-            .as_deref()
-            .map(|w| parse_window(w, now))
-            .transpose()?,
+        window,
+        group_windows,
     };
     let actor = principal.actor();
     let new = new_deployment(
         &state.store,
         ticket,
         &body.package,
+        &targets,
         devices,
         &options,
         actor.to_string(),
@@ -129,7 +140,9 @@ async fn show_deployment(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
     let devices = state.store.deployment_devices(id).await?;
-    Ok(Json(status_json(&deployment, &devices)))
+    Ok(Json(
+        status_json(&state.store, &deployment, &devices).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ mod credentials;
 mod deployments;
 mod devices;
 mod error;
+mod fleet;
 mod policy;
 mod session;
 mod tickets;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 pub use body::Body;
 pub use caller::{Caller, SESSION_COOKIE, Via, cookie, origin_allowed};
@@ -78,6 +79,12 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/deployments", &["post"]),
     ("/api/deployments/{id}", &["get"]),
     ("/api/deployments/{id}/state", &["post"]),
+    ("/api/devices/{id}/tags", &["post"]),
+    ("/api/devices/{id}/tags/{tag}", &["delete"]),
+    ("/api/groups", &["get", "post"]),
+    ("/api/groups/{name}/window", &["put", "delete"]),
+    ("/api/groups/{name}/members", &["post"]),
+    ("/api/groups/{name}/members/{device}", &["delete"]),
 ];
 
 fn mount(
@@ -149,6 +156,32 @@ pub fn router() -> Router<AppState> {
         router,
         "/api/deployments/{id}/state",
         post(deployments::set_state),
+    );
+    router = mount(router, "/api/devices/{id}/tags", post(fleet::add_tag));
+    router = mount(
+        router,
+        "/api/devices/{id}/tags/{tag}",
+        delete(fleet::remove_tag),
+    );
+    router = mount(
+        router,
+        "/api/groups",
+        get(fleet::list_groups).post(fleet::create_group),
+    );
+    router = mount(
+        router,
+        "/api/groups/{name}/window",
+        put(fleet::set_window).delete(fleet::clear_window),
+    );
+    router = mount(
+        router,
+        "/api/groups/{name}/members",
+        post(fleet::add_member),
+    );
+    router = mount(
+        router,
+        "/api/groups/{name}/members/{device}",
+        delete(fleet::remove_member),
     );
     router.layer(DefaultBodyLimit::max(MAX_BODY))
 }

@@ -1,5 +1,6 @@
 //! `hotline-console deploy create|status|list|pause|resume|cancel`: roll a published package
-//! out to devices for a change ticket, and watch or steer the rollout. The running `serve`
+//! out to devices (named by id, tag, group, or all) for a change ticket, and watch or steer
+//! the rollout. The running `serve`
 //! picks changes up from the database within half a second.
 
 use std::time::Duration;
@@ -12,7 +13,10 @@ use super::analyst::cli_actor;
 use crate::audit::{NewEntry, Outcome};
 use crate::datadir::DataDir;
 use crate::deploy::plan;
-use crate::deploy::request::{Options, new_deployment, parse_window, percent, status_json, time};
+use crate::deploy::request::{
+    Options, new_deployment, parse_window_choice, percent, status_json, time,
+};
+use crate::fleet::targets::Targets;
 use crate::output;
 use crate::rejected::{conflict, invalid, not_found};
 use crate::store::{DeploymentRow, Store, TargetDevice, unix_now};
@@ -25,6 +29,10 @@ pub struct DeployArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only obscure the clap layout"
+)]
 pub enum DeployAction {
     /// Start a deployment of a published package for an open change ticket.
     Create {
@@ -33,11 +41,17 @@ pub enum DeployAction {
         /// NAME@VERSION of a published package.
         #[arg(long)]
         package: String,
-        /// A target device; repeat for several. Each must be named on the ticket.
-        #[arg(long = "device", required_unless_present = "all")]
+        /// A target device; repeat for several. Each target must be named on the ticket.
+        #[arg(long = "device", required_unless_present_any = ["all", "tags", "groups"])]
         devices: Vec<String>,
+        /// Every unrevoked device with this tag; repeat for several.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Every unrevoked device in this group; repeat for several.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
         /// Every enrolled, unrevoked device.
-        #[arg(long, conflicts_with = "devices")]
+        #[arg(long, conflicts_with_all = ["devices", "tags", "groups"])]
         all: bool,
         /// Share of devices in the first wave, e.g. 5%; 0% for one wave.
         #[arg(long, default_value = "0%")]
@@ -48,8 +62,10 @@ pub enum DeployAction {
         /// Not before this time: RFC 3339 (UTC) or a delay such as `+10m`.
         #[arg(long)]
         at: Option<String>,
-        /// Maintenance window START+LENGTH[/EVERY]: START as for --at, LENGTH and EVERY as
-        /// durations (EVERY defaults to 24h), e.g. `2026-12-05T22:00:00Z+2h`.
+        /// Maintenance window: `group` to install on each device only inside its group's
+        /// window (every target must be in a group with one), or START+LENGTH[/EVERY] in UTC:
+        /// START as for --at, LENGTH and EVERY as durations (EVERY defaults to 24h), e.g.
+        /// `2026-12-05T22:00:00Z+2h`.
         #[arg(long)]
         window: Option<String>,
         /// Devices not reached by this time are skipped (same forms as --at).
@@ -89,6 +105,8 @@ async fn dispatch(store: &Store, action: &DeployAction) -> Result<()> {
             ticket,
             package,
             devices,
+            tags,
+            groups,
             all,
             canary,
             failure_threshold,
@@ -97,6 +115,7 @@ async fn dispatch(store: &Store, action: &DeployAction) -> Result<()> {
             deadline,
         } => {
             let now = unix_now();
+            let (window, group_windows) = parse_window_choice(window.as_deref(), now)?;
             let options = Options {
                 canary: percent(canary)?,
                 failure: percent(failure_threshold)?,
@@ -106,14 +125,18 @@ async fn dispatch(store: &Store, action: &DeployAction) -> Result<()> {
                     .transpose()?
                     .unwrap_or(now),
                 deadline: deadline.as_deref().map(|t| time(t, now)).transpose()?,
-                window: window
-                    .as_deref()
-                    .map(|w| parse_window(w, now))
-                    .transpose()?,
+                window,
+                group_windows,
             };
             let ticket: TicketNumber = ticket.parse().or_else(|e: String| invalid(e))?;
-            let id = create(store, ticket, package, devices, *all, &options).await?;
-            output::line(&format!("deployment {id} created"));
+            let named = Targets::parse(devices, tags, groups, *all)?;
+            let (id, targets) = create(store, ticket, package, &named, &options).await?;
+            let targets: Vec<&str> = targets.iter().map(DeviceId::as_str).collect();
+            output::line(&format!(
+                "deployment {id} created for {} devices: {}",
+                targets.len(),
+                targets.join(", ")
+            ));
             Ok(())
         }
         DeployAction::Status { id, follow, json } => status(store, *id, *follow, *json).await,
@@ -145,35 +168,23 @@ async fn dispatch(store: &Store, action: &DeployAction) -> Result<()> {
     }
 }
 
+/// Creates the deployment; returns its id and the devices the targets resolved to.
 async fn create(
     store: &Store,
     ticket: TicketNumber,
     package: &str,
-    devices: &[String],
-    all: bool,
+    named: &Targets,
     options: &Options,
-) -> Result<i64> {
+) -> Result<(i64, Vec<DeviceId>)> {
     let Some((name, version)) = package.split_once('@') else {
         return invalid("--package takes NAME@VERSION");
     };
 
-    // The same rule the API applies: an open ticket that names every target device. A
-    // refusal is recorded on the ticket before it is reported.
-    let targets: Vec<DeviceId> = if all {
-        store
-            .devices()
-            .await?
-            .into_iter()
-            .filter(|d| d.revoked_at.is_none())
-            .filter_map(|d| d.id.parse().ok())
-            .collect()
-    } else {
-        devices
-            .iter()
-            .map(|d| d.parse::<DeviceId>().map_err(|e| anyhow::anyhow!(e)))
-            .collect::<Result<_>>()?
-    };
-    if let Some(reason) = refusal(store, ticket, &targets, all).await? {
+    // The same rule the API applies: an open ticket that names every target device, once
+    // tags and groups are resolved to devices. A refusal is recorded on the ticket before it
+    // is reported.
+    let targets = named.resolve(store).await?;
+    if let Some(reason) = refusal(store, ticket, &targets, named.all).await? {
         let entry = NewEntry::new(cli_actor(), "package.deploy")
             .ticket(Some(ticket))
             .params(serde_json::json!({ "package": name, "version": version }))
@@ -186,13 +197,15 @@ async fn create(
         store,
         ticket,
         package,
-        targets,
+        named,
+        targets.clone(),
         options,
         cli_actor().to_string(),
     )
     .await?;
     let entry = NewEntry::new(cli_actor(), "deployment.create").ticket(Some(ticket));
-    store.create_deployment(&new, entry, unix_now()).await
+    let id = store.create_deployment(&new, entry, unix_now()).await?;
+    Ok((id, targets))
 }
 
 /// Why the ticket does not allow this deployment, if it does not.
@@ -212,7 +225,9 @@ async fn refusal(
         )));
     }
     if targets.is_empty() {
-        return Ok(Some("no target devices".to_owned()));
+        return Ok(Some(
+            "no target devices: the targets named hold no enrolled, unrevoked device".to_owned(),
+        ));
     }
     // FIXME: `--all` needs only an open change ticket, not one naming every device; a
     // fleet-wide change ticket would otherwise have to list thousands of devices.
@@ -255,10 +270,8 @@ async fn status(store: &Store, id: i64, follow: bool, json: bool) -> Result<()> 
         let deployment = existing(store, id).await?;
         let devices = store.deployment_devices(id).await?;
         if json {
-            output::line(&serde_json::to_string_pretty(&status_json(
-                &deployment,
-                &devices,
-            ))?);
+            let status = status_json(store, &deployment, &devices).await?;
+            output::line(&serde_json::to_string_pretty(&status)?);
         } else {
             for line in status_lines(&deployment, &devices) {
                 output::line(&line);
@@ -308,6 +321,9 @@ fn status_lines(deployment: &DeploymentRow, devices: &[TargetDevice]) -> Vec<Str
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     )];
+    if deployment.group_windows {
+        lines.push("  each device installs only inside its group's window".to_owned());
+    }
     let mut waves: Vec<i64> = devices.iter().map(|d| d.wave).collect();
     waves.dedup();
     for wave in waves {

@@ -1,4 +1,5 @@
-//! `hotline-console devices`: list enrolled devices, revoke one, or show and set its policy.
+//! `hotline-console devices`: list enrolled devices with their tags and group, revoke one,
+//! tag one, or show and set its policy.
 
 use anyhow::{Context, Result, bail};
 use hotline_protocol::DeviceId;
@@ -8,8 +9,9 @@ use super::analyst::cli_actor;
 use crate::api::change_params;
 use crate::audit::{NewEntry, Outcome};
 use crate::authz::Action;
-use crate::cli::{DevicesAction, DevicesArgs};
+use crate::cli::{DevicesAction, DevicesArgs, TagChange};
 use crate::datadir::DataDir;
+use crate::fleet::Tag;
 use crate::output;
 use crate::store::{DevicePolicy, DeviceRecord, Store, unix_now};
 use crate::tickets::TicketNumber;
@@ -29,6 +31,9 @@ pub async fn run(dir: &DataDir, args: &DevicesArgs) -> Result<()> {
             unattended_sessions,
             ticket,
         }) => policy(&store, id, *unattended_sessions, *ticket).await,
+        Some(DevicesAction::Tag { id, change, tag }) => {
+            retag(&store, id, *change == TagChange::Add, tag).await
+        }
     };
     store.close().await;
     result
@@ -55,6 +60,20 @@ async fn list(store: &Store, as_json: bool) -> Result<()> {
     let devices = store.devices().await?;
     let alive_at = store.console_alive_at().await?.unwrap_or(i64::MIN);
     let console_alive = unix_now().saturating_sub(alive_at) <= CONSOLE_STALE_SECS;
+    let tags = store.device_tags().await?;
+    let groups = store.groups().await?;
+    let tags_of = |id: &str| -> Vec<&str> {
+        tags.iter()
+            .filter(|(device, _)| device == id)
+            .map(|(_, tag)| tag.as_str())
+            .collect()
+    };
+    let group_of = |id: &str| {
+        groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == id))
+            .map(|g| g.name.as_str())
+    };
 
     if as_json {
         let rows: Vec<_> = devices
@@ -74,6 +93,8 @@ async fn list(store: &Store, as_json: bool) -> Result<()> {
                     "revoked_at": device.revoked_at.map(|at| time(Some(at))),
                     "address": device.last_address,
                     "agent_version": device.agent_version,
+                    "tags": tags_of(&device.id),
+                    "group": group_of(&device.id),
                     "inventory": inventory,
                 })
             })
@@ -83,8 +104,8 @@ async fn list(store: &Store, as_json: bool) -> Result<()> {
     }
 
     output::line(&format!(
-        "{:<12}  {:<24}  {:<8}  {:<20}  {:<32}  AGENT",
-        "ID", "HOST", "STATUS", "LAST SEEN", "OS"
+        "{:<12}  {:<24}  {:<8}  {:<20}  {:<32}  {:<8}  {:<16}  TAGS",
+        "ID", "HOST", "STATUS", "LAST SEEN", "OS", "AGENT", "GROUP"
     ));
     for device in &devices {
         let os = device
@@ -94,13 +115,15 @@ async fn list(store: &Store, as_json: bool) -> Result<()> {
             .and_then(|inventory| inventory["os"]["name"].as_str().map(str::to_owned))
             .unwrap_or_default();
         output::line(&format!(
-            "{:<12}  {:<24}  {:<8}  {:<20}  {:<32}  {}",
+            "{:<12}  {:<24}  {:<8}  {:<20}  {:<32}  {:<8}  {:<16}  {}",
             device.id,
             clip(&device.hostname, 24),
             status(device, console_alive),
             time(device.last_seen),
             clip(&os, 32),
-            device.agent_version.as_deref().unwrap_or("-"),
+            clip(device.agent_version.as_deref().unwrap_or("-"), 8),
+            group_of(&device.id).unwrap_or("-"),
+            tags_of(&device.id).join(","),
         ));
     }
     Ok(())
@@ -204,6 +227,20 @@ async fn policy_refusal(
 
 fn on_off(value: bool) -> &'static str {
     if value { "on" } else { "off" }
+}
+
+async fn retag(store: &Store, id: &str, add: bool, tag: &str) -> Result<()> {
+    let device: DeviceId = id.parse()?;
+    let tag: Tag = tag.parse()?;
+    let changed = crate::fleet::changes::tag(store, cli_actor(), &device, &tag, add).await?;
+    let line = match (add, changed) {
+        (true, true) => format!("tagged device {device} {tag}"),
+        (true, false) => format!("device {device} already has tag {tag}"),
+        (false, true) => format!("removed tag {tag} from device {device}"),
+        (false, false) => format!("device {device} has no tag {tag}"),
+    };
+    output::line(&line);
+    Ok(())
 }
 
 #[cfg(test)]

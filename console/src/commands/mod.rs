@@ -6,6 +6,7 @@ pub mod credential;
 pub mod deploy;
 pub mod devices;
 pub mod events;
+pub mod group;
 pub mod init;
 pub mod package;
 pub mod serve;

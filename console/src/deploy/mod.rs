@@ -6,8 +6,11 @@
 //! stops mid-deployment carries on where the database says when it starts again; a device
 //! that already reported is never sent the package again.
 //!
-//! FIXME: the web console has no deployment page yet (the API serves what one needs), and
-//! targets are device ids or every device: tags and groups are not modelled yet.
+//! Targets are named by device, tag, group or all and resolved to devices when the
+//! deployment is made (`crate::fleet::targets`); a deployment held to group windows installs
+//! on each device only while its group's window is open in the window's zone.
+//!
+//! FIXME: the web console has no deployment page yet (the API serves what one needs).
 
 pub mod key;
 pub mod plan;
@@ -137,9 +140,17 @@ pub async fn run(deployer: Arc<Deployer>, mut shutdown: watch::Receiver<bool>) {
 async fn tick(deployer: &Arc<Deployer>) -> anyhow::Result<()> {
     let store = &deployer.link.store;
     let now = unix_now();
-    for deployment in store.active_deployments().await? {
+    let deployments = store.active_deployments().await?;
+    // Group windows are read on every pass, in each device's zone as last reported, so a
+    // changed window or a device's new zone counts from the next pass.
+    let open_windows = if deployments.iter().any(|d| d.group_windows) {
+        crate::fleet::targets::open_windows(store, now).await?
+    } else {
+        HashSet::new()
+    };
+    for deployment in deployments {
         let devices = store.deployment_devices(deployment.id).await?;
-        let decision = plan::decide(&deployment, &devices, now);
+        let decision = plan::decide(&deployment, &devices, now, &open_windows);
         match decision {
             plan::Decision::Wait => {}
             plan::Decision::Finish(summary) => {

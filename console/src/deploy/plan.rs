@@ -2,6 +2,8 @@
 //! wait, send to these devices, skip these past the deadline, pause at the gate, or finish.
 //! Pure, so every rule is tested without a clock or a network.
 
+use std::collections::HashSet;
+
 use hotline_protocol::DeviceId;
 
 use crate::store::{DeploymentRow, TargetDevice};
@@ -39,7 +41,16 @@ pub fn failures(devices: &[TargetDevice]) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
-pub fn decide(deployment: &DeploymentRow, devices: &[TargetDevice], now: i64) -> Decision {
+/// The decision at `now`. `open_windows` holds the devices whose group window is open now;
+/// it is consulted only for a deployment held to group windows, where a device outside its
+/// window waits (a device whose group lost its window, or that left its group, waits too,
+/// until it has an open window again or the deadline skips it).
+pub fn decide(
+    deployment: &DeploymentRow,
+    devices: &[TargetDevice],
+    now: i64,
+    open_windows: &HashSet<String>,
+) -> Decision {
     if devices.iter().all(|d| d.state == "done") {
         return Decision::Finish(summary(devices));
     }
@@ -107,6 +118,7 @@ pub fn decide(deployment: &DeploymentRow, devices: &[TargetDevice], now: i64) ->
         .filter(|d| d.wave == current)
         .filter(pending)
         .filter(|d| d.retry_at <= now)
+        .filter(|d| !deployment.group_windows || open_windows.contains(&d.device))
         .filter_map(|d| d.device.parse().ok())
         .collect();
     if ready.is_empty() {
@@ -169,6 +181,8 @@ mod tests {
             not_before: 0,
             deadline: None,
             window: None,
+            group_windows: false,
+            targets: None,
             gate_ack: 0,
             created_by: "cli:root".into(),
             created_at: 0,
@@ -195,7 +209,7 @@ mod tests {
             device(2, 1, "pending", None),
             device(3, 1, "pending", None),
         ];
-        let Decision::Send(ready) = decide(&deployment(), &devices, 10) else {
+        let Decision::Send(ready) = decide(&deployment(), &devices, 10, &HashSet::new()) else {
             panic!("expected a send");
         };
         assert_eq!(ready, vec![DeviceId::from_random(1)]);
@@ -207,7 +221,7 @@ mod tests {
             device(1, 0, "done", Some("failed")),
             device(2, 1, "pending", None),
         ];
-        let decision = decide(&deployment(), &devices, 10);
+        let decision = decide(&deployment(), &devices, 10, &HashSet::new());
         assert!(
             matches!(&decision, Decision::Pause(reason) if reason.contains("canary")),
             "{decision:?}"
@@ -216,7 +230,7 @@ mod tests {
         let mut resumed = deployment();
         resumed.gate_ack = 1;
         assert_eq!(
-            decide(&resumed, &devices, 10),
+            decide(&resumed, &devices, 10, &HashSet::new()),
             Decision::Send(vec![DeviceId::from_random(2)])
         );
     }
@@ -226,7 +240,7 @@ mod tests {
         let mut waiting = device(1, 0, "pending", Some("retry-later"));
         waiting.retry_at = 100;
         assert_eq!(
-            decide(&deployment(), &[waiting.clone()], 50),
+            decide(&deployment(), &[waiting.clone()], 50, &HashSet::new()),
             Decision::Wait
         );
         let mut windowed = deployment();
@@ -235,10 +249,33 @@ mod tests {
             length: 10,
             every: 60,
         });
-        assert_eq!(decide(&windowed, &[waiting.clone()], 130), Decision::Wait);
+        assert_eq!(
+            decide(&windowed, &[waiting.clone()], 130, &HashSet::new()),
+            Decision::Wait
+        );
         assert!(matches!(
-            decide(&windowed, &[waiting], 185),
+            decide(&windowed, &[waiting], 185, &HashSet::new()),
             Decision::Send(_)
+        ));
+    }
+
+    #[test]
+    fn with_group_windows_only_devices_inside_theirs_are_sent() {
+        let mut held = deployment();
+        held.canary_percent = 0;
+        held.group_windows = true;
+        let devices = [device(1, 0, "pending", None), device(2, 0, "pending", None)];
+        let open = HashSet::from([DeviceId::from_random(2).to_string()]);
+        assert_eq!(
+            decide(&held, &devices, 10, &open),
+            Decision::Send(vec![DeviceId::from_random(2)])
+        );
+        assert_eq!(decide(&held, &devices, 10, &HashSet::new()), Decision::Wait);
+        // A deployment not held to group windows ignores them.
+        held.group_windows = false;
+        assert!(matches!(
+            decide(&held, &devices, 10, &HashSet::new()),
+            Decision::Send(ready) if ready.len() == 2
         ));
     }
 
@@ -265,12 +302,12 @@ mod tests {
             device(2, 0, "done", Some("installed")),
         ];
         assert_eq!(
-            decide(&late, &devices, 10),
+            decide(&late, &devices, 10, &HashSet::new()),
             Decision::Expire(vec![DeviceId::from_random(1)])
         );
         let done = [device(2, 0, "done", Some("installed"))];
         assert_eq!(
-            decide(&late, &done, 10),
+            decide(&late, &done, 10, &HashSet::new()),
             Decision::Finish("1 installed".into())
         );
     }

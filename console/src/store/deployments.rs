@@ -29,6 +29,10 @@ pub struct DeploymentRow {
     pub not_before: i64,
     pub deadline: Option<i64>,
     pub window: Option<Window>,
+    /// Each device installs only inside its group's window.
+    pub group_windows: bool,
+    /// How the targets were named (JSON), when the deployment recorded it.
+    pub targets: Option<String>,
     pub gate_ack: i64,
     pub created_by: String,
     pub created_at: i64,
@@ -93,6 +97,9 @@ pub struct NewDeployment {
     pub not_before: i64,
     pub deadline: Option<i64>,
     pub window: Option<Window>,
+    pub group_windows: bool,
+    /// How the targets were named, as JSON.
+    pub targets: serde_json::Value,
     pub created_by: String,
     /// Target devices with their wave (0 for the canary, 1 for the rest).
     pub devices: Vec<(DeviceId, i64)>,
@@ -100,7 +107,8 @@ pub struct NewDeployment {
 
 const DEPLOYMENT_COLUMNS: &str = "id, ticket_number, package, version, target, sha256, length, \
      status, status_reason, canary_percent, failure_percent, not_before, deadline, \
-     window_start, window_length, window_every, gate_ack, created_by, created_at";
+     window_start, window_length, window_every, group_windows, targets, gate_ack, created_by, \
+     created_at";
 
 fn deployment(row: &SqliteRow) -> Result<DeploymentRow> {
     let window = match (
@@ -130,6 +138,8 @@ fn deployment(row: &SqliteRow) -> Result<DeploymentRow> {
         not_before: row.try_get("not_before")?,
         deadline: row.try_get("deadline")?,
         window,
+        group_windows: row.try_get::<i64, _>("group_windows")? != 0,
+        targets: row.try_get("targets")?,
         gate_ack: row.try_get("gate_ack")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
@@ -174,9 +184,9 @@ impl Store {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO deployments (ticket_number, package, version, target, sha256, length, \
              status, canary_percent, failure_percent, not_before, deadline, window_start, \
-             window_length, window_every, created_by, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-             RETURNING id",
+             window_length, window_every, group_windows, targets, created_by, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+             ?16, ?17) RETURNING id",
         )
         .bind(new.ticket.0)
         .bind(&new.package)
@@ -191,6 +201,8 @@ impl Store {
         .bind(window.map(|w| w.start))
         .bind(window.map(|w| w.length))
         .bind(window.map(|w| w.every))
+        .bind(i64::from(new.group_windows))
+        .bind(new.targets.to_string())
         .bind(&new.created_by)
         .bind(now)
         .fetch_one(&mut *tx)
@@ -215,6 +227,8 @@ impl Store {
             "version": new.version,
             "sha256": new.sha256,
             "devices": new.devices.len(),
+            "targets": new.targets,
+            "group_windows": new.group_windows,
             "canary_percent": new.canary_percent,
             "failure_percent": new.failure_percent,
         }));

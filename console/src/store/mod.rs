@@ -8,6 +8,7 @@ mod audit;
 mod deployments;
 mod devices;
 mod events;
+mod fleet;
 mod policies;
 mod repository;
 mod tickets;
@@ -31,6 +32,7 @@ pub use agent_audit::{AgentAuditRow, Ingested};
 pub use deployments::{DeploymentRow, DeviceResult, NewDeployment, TargetDevice, Window};
 pub use devices::{DeviceRecord, Presence};
 pub use events::LinkEvent;
+pub use fleet::{DeviceWindow, GroupRow};
 pub use policies::DevicePolicy;
 pub use repository::TargetRow;
 pub use tokens::TokenCheck;
@@ -62,6 +64,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deploy",
         include_str!("../../migrations/0004_deploy.sql"),
     ),
+    (5, "fleet", include_str!("../../migrations/0005_fleet.sql")),
     (
         6,
         "device_policy",

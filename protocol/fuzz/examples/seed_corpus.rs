@@ -182,6 +182,7 @@ fn hello() -> Hello {
                 name: ":0".into(),
                 kind: DisplayKind::Wayland,
             }],
+            time_zone: "Europe/Berlin".into(),
         },
     }
 }

@@ -95,6 +95,7 @@ fn hello(device: DeviceId, protocol: ProtocolVersion, hostname_len: usize) -> He
             arch: "x86_64".into(),
             sessions: Vec::new(),
             displays: Vec::new(),
+            time_zone: "UTC".into(),
         },
     }
 }

@@ -31,6 +31,7 @@ fn inventory() -> Inventory {
             name: ":0".into(),
             kind: DisplayKind::X11,
         }],
+        time_zone: "UTC".into(),
     }
 }
 

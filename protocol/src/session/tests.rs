@@ -36,6 +36,7 @@ fn hello(device: DeviceId) -> Hello {
             arch: "x86_64".into(),
             sessions: Vec::new(),
             displays: Vec::new(),
+            time_zone: "UTC".into(),
         },
     }
 }
@@ -182,13 +183,16 @@ fn another_major_version_is_named_in_the_refusal() {
     let now = Instant::now();
     let mut console = DeviceSession::new(device.clone(), policy(), now);
     let mut future = hello(device);
-    future.protocol = ProtocolVersion { major: 2, minor: 0 };
+    future.protocol = ProtocolVersion {
+        major: PROTOCOL_VERSION.major + 1,
+        minor: 0,
+    };
     let outputs = console.on_frame(&payload(&AgentMessage::Hello(Box::new(future))), now);
     assert_eq!(
         closes(&outputs),
         Some((
             CloseCode::VersionMismatch,
-            "agent speaks protocol 2.0, this console speaks 1.0"
+            "agent speaks protocol 3.0, this console speaks 2.0"
         ))
     );
 }
