@@ -14,6 +14,7 @@ pub mod plan;
 pub mod repository;
 pub mod request;
 mod transfer;
+pub mod view;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

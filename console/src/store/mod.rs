@@ -8,6 +8,7 @@ mod audit;
 mod deployments;
 mod devices;
 mod events;
+mod progress;
 mod repository;
 mod tickets;
 mod tokens;
@@ -30,6 +31,7 @@ pub use agent_audit::{AgentAuditRow, Ingested};
 pub use deployments::{DeploymentRow, DeviceResult, NewDeployment, TargetDevice, Window};
 pub use devices::{DeviceRecord, Presence};
 pub use events::LinkEvent;
+pub use progress::ProgressGroups;
 pub use repository::TargetRow;
 pub use tokens::TokenCheck;
 
