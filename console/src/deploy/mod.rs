@@ -6,8 +6,7 @@
 //! stops mid-deployment carries on where the database says when it starts again; a device
 //! that already reported is never sent the package again.
 //!
-//! FIXME: the web console has no deployment page yet (the API serves what one needs), and
-//! targets are device ids or every device: tags and groups are not modelled yet.
+//! FIXME: targets are device ids or every device: tags and groups are not modelled yet.
 
 pub mod key;
 pub mod plan;

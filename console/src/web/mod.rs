@@ -33,6 +33,9 @@ pub const PAGES: &[&str] = &[
     "/tickets/{number}",
     "/tickets/{number}/screen",
     "/admin/analysts",
+    "/deployments",
+    "/deployments/new",
+    "/deployments/{id}",
 ];
 
 #[derive(Serialize)]
