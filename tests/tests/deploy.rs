@@ -1,6 +1,6 @@
 //! End-to-end tests of deployments (issue 6) with a real console and real agent processes on
 //! loopback: results on the ticket, resuming a cut transfer, maintenance windows, the canary
-//! gate and a console restarted mid-deployment.
+//! gate, a console restarted mid-deployment, and the web console's deployment pages.
 
 #[path = "deploy/api.rs"]
 mod api;
@@ -14,3 +14,5 @@ mod printer;
 mod replay;
 #[path = "deploy/rollout.rs"]
 mod rollout;
+#[path = "deploy/web.rs"]
+mod web;
