@@ -2,8 +2,9 @@
 //! agents: a deployer starts a rollout from a change ticket's form, an API error shows beside
 //! the form without losing what was entered, the deployment page follows every device to its
 //! result without a reload (a failing install with its reason), and Pause, Resume and Cancel
-//! steer a scheduled rollout. Then the API the pages use: the list, the packages, who may
-//! steer, and the live socket's origin and session checks.
+//! steer a scheduled rollout, a refusal shown with its reason. Then the API the pages use:
+//! the list, the packages, who may steer (a viewer sees no buttons), and the live socket's
+//! origin and session checks.
 
 use std::time::Duration;
 
@@ -115,6 +116,10 @@ fn a_deployer_starts_a_rollout_from_the_ticket_and_watches_each_device_report_li
     let number = ticket(&console, &refs);
     let stranger = Agent::enroll(&console.enroll_token(&[])).expect("agent enrolls");
     let one_time = console.add_account("ada", "Ada Admin", &["admin", "deployer"]);
+    let colleague = {
+        let one_time = console.add_account("bea", "Bea Analyst", &["analyst"]);
+        Api::first_login(&console, "bea", &one_time, PASSWORD)
+    };
     let page = browser::shared();
     page.first_sign_in(&base(&console), "ada", &one_time, PASSWORD);
 
@@ -237,6 +242,27 @@ fn a_deployer_starts_a_rollout_from_the_ticket_and_watches_each_device_report_li
         "the deployment shown active again",
         "return document.querySelector('[data-deployment-status=\"active\"]') !== null",
     );
+
+    // Rights are decided on every click: once the ticket is someone else's, Pause is refused
+    // and the page says why.
+    let path = format!("/api/tickets/{number}");
+    let taken = colleague.patch(&path, &json!({ "assignee": "bea" }));
+    assert_eq!(taken.status, 200, "{taken:?}");
+    page.click("[data-steer=\"paused\"]");
+    let refusal = page.wait_until(
+        "the refusal beside the buttons",
+        "return document.getElementById('deployment-error').textContent || null",
+    );
+    assert!(
+        refusal
+            .as_str()
+            .is_some_and(|r| r.contains("assigned to bea")),
+        "{refusal}"
+    );
+    assert_eq!(status(&console, &later)["status"], "active");
+    let released = colleague.patch(&path, &json!({ "assignee": null }));
+    assert_eq!(released.status, 200, "{released:?}");
+
     page.click("[data-steer=\"cancelled\"]");
     page.wait_until(
         "the deployment shown cancelled",
@@ -329,6 +355,26 @@ fn the_pages_api_lists_deployments_and_packages_says_who_may_steer_and_guards_th
             "length": packages.body[0]["length"], "sha256": packages.body[0]["sha256"],
         }])
     );
+
+    // In the browser, a viewer sees the deployment but no Pause or Cancel, and why.
+    let one_time = console.add_account("val", "Val Viewer", &["viewer"]);
+    let page = browser::shared();
+    page.first_sign_in(&base(&console), "val", &one_time, PASSWORD);
+    page.goto(&format!("{}/deployments/{id}", base(&console)));
+    page.find("#deployment-facts");
+    let hint = page.wait_until(
+        "the reason the viewer cannot steer",
+        "return document.getElementById('deployment-actions').textContent || null",
+    );
+    assert!(
+        hint.as_str().is_some_and(|h| h.contains("deployer")),
+        "{hint}"
+    );
+    assert_eq!(
+        page.eval("return document.querySelectorAll('[data-steer]').length"),
+        json!(0)
+    );
+    drop(page);
 
     // The live socket: the console's own origin upgrades; another origin, none, or a
     // deployment that does not exist do not.
