@@ -31,6 +31,9 @@ export async function render(main, ctx) {
   const error = h("p", { class: "error", id: "deployment-error", role: "alert" });
   const waves = h("div", { id: "waves" });
   let current = first;
+  // What the buttons were drawn for: a snapshot that changes nothing they depend on leaves
+  // them alone, so a click is never lost to a redraw underneath the pointer.
+  let drawn = "";
 
   async function change(status) {
     error.textContent = "";
@@ -41,6 +44,7 @@ export async function render(main, ctx) {
       show(updated);
     } catch (failure) {
       error.textContent = failure.message;
+      drawn = "";
       show(current);
     }
   }
@@ -58,6 +62,9 @@ export async function render(main, ctx) {
   }
 
   function showButtons(deployment) {
+    const key = JSON.stringify([deployment.status, steer.may, steer.refusal]);
+    if (key === drawn) return;
+    drawn = key;
     const open = deployment.status === "active" || deployment.status === "paused";
     if (!steer.may || !open) {
       replace(buttons, open && steer.refusal ? h("small", { class: "hint" }, "You cannot steer this deployment: ", text(steer.refusal, 200)) : null);
