@@ -288,6 +288,21 @@ fn a_deployer_starts_a_rollout_from_the_ticket_and_watches_each_device_report_li
          return rows.length === 2 && rows.map((r) => r.cells[0].textContent)",
     );
     assert_eq!(listed, json!([later, id.to_string()]));
+
+    // The ticket lists its deployments.
+    page.goto(&format!("{}/tickets/{number}", base(&console)));
+    let on_ticket = page.wait_until(
+        "the ticket's deployments",
+        "const links = [...document.querySelectorAll('#ticket-deployments a')]; \
+         return links.length === 2 && links.map((a) => a.getAttribute('href'))",
+    );
+    assert_eq!(
+        on_ticket,
+        json!([
+            format!("/deployments/{later}"),
+            format!("/deployments/{id}")
+        ])
+    );
 }
 
 #[test]
@@ -346,6 +361,13 @@ fn the_pages_api_lists_deployments_and_packages_says_who_may_steer_and_guards_th
         (&json!(1), &json!(0))
     );
     assert_eq!(list.body[0]["counts"]["pending"], 1, "{list:?}");
+    assert_eq!(
+        viewer
+            .get(&format!("/api/deployments?ticket={number}"))
+            .body[0]["id"],
+        id
+    );
+    assert_eq!(viewer.get("/api/deployments?ticket=99999").body, json!([]));
     let packages = viewer.get("/api/packages");
     assert_eq!(
         packages.body,

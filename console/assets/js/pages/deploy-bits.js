@@ -45,8 +45,7 @@ export function deploymentsPanel(ticket, me) {
   const list = h("ul", { class: "plain", id: "ticket-deployments" });
   const open = !["resolved", "closed"].includes(ticket.status);
   const deployer = (me?.roles || []).includes("deployer");
-  get("/api/deployments").then((all) => {
-    const mine = all.filter((d) => d.ticket === ticket.number);
+  get(`/api/deployments?ticket=${encodeURIComponent(ticket.number)}`).then((mine) => {
     replace(list, mine.length ? mine.map((d) => h("li", {},
       h("a", { href: `/deployments/${d.id}` }, `#${d.id} `, text(`${d.package}@${d.version}`, 60)), " ",
       deploymentPill(d.status), " ", h("small", { class: "hint" }, `${d.done}/${d.total}`)))
