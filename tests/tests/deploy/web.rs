@@ -378,6 +378,16 @@ fn the_pages_api_lists_deployments_and_packages_says_who_may_steer_and_guards_th
         }])
     );
 
+    // The pages carry the console's security headers: scripts only from the console.
+    let shell = viewer.get(&format!("/deployments/{id}"));
+    assert_eq!(shell.status, 200, "{shell:?}");
+    let policy = shell.header("content-security-policy").unwrap_or_default();
+    assert!(
+        policy.contains("script-src 'self'") && !policy.contains("unsafe-inline"),
+        "{policy}"
+    );
+    assert_eq!(shell.header("x-frame-options"), Some("DENY"));
+
     // In the browser, a viewer sees the deployment but no Pause or Cancel, and why.
     let one_time = console.add_account("val", "Val Viewer", &["viewer"]);
     let page = browser::shared();
