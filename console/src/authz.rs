@@ -166,6 +166,30 @@ pub async fn authorize(
     Err(Refusal { reason })
 }
 
+/// Decides as [`authorize`] does, but records nothing: for showing or hiding a control on a
+/// page, never for allowing the action itself (the action's own call to [`authorize`]
+/// decides again and records a refusal). A database failure reads as a refusal.
+pub async fn permits(
+    store: &Store,
+    who: &Principal,
+    action: Action,
+    device: Option<&DeviceId>,
+    ticket: Option<TicketNumber>,
+) -> Result<(), String> {
+    match decide(store, who, action, device, ticket).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(reason)) => Err(reason),
+        Err(failure) => {
+            error!(
+                error = format!("{failure:#}"),
+                action = action.name(),
+                "authorisation check failed"
+            );
+            Err("the rights check could not be completed".to_owned())
+        }
+    }
+}
+
 /// The decision itself: `Ok(Err(reason))` for a refusal.
 async fn decide(
     store: &Store,

@@ -159,6 +159,25 @@ impl Browser {
             .expect("current URL")
     }
 
+    /// Signs `username` in for the first time at the console at `base` (`https://host:port`)
+    /// with its one-time password, through the forced change to `password`, and waits for
+    /// the ticket list it leads to.
+    pub fn first_sign_in(&self, base: &str, username: &str, one_time: &str, password: &str) {
+        self.goto(&format!("{base}/login"));
+        self.fill("#username", username);
+        self.fill("#password", one_time);
+        self.click("button[type=submit]");
+        self.find("#password-title");
+        self.fill("#current", one_time);
+        self.fill("#new", password);
+        self.fill("#confirm", password);
+        self.click("button[type=submit]");
+        self.wait_until(
+            "the ticket list after the password change",
+            "return location.pathname === '/tickets'",
+        );
+    }
+
     /// Waits until `script` returns a truthy value, and returns it; panics naming `what`.
     pub fn wait_until(&self, what: &str, script: &str) -> Value {
         let start = std::time::Instant::now();

@@ -1,7 +1,7 @@
-//! End-to-end tests of deployments (issue 6) with a real console and real agent processes on
+//! End-to-end tests of deployments with a real console and real agent processes on
 //! loopback: results on the ticket, resuming a cut transfer, maintenance windows, the canary
-//! gate, a console restarted mid-deployment, and targets named by tag or group with each
-//! group's window in its zone.
+//! gate, a console restarted mid-deployment, targets named by tag or group with each
+//! group's window in its zone, and the web console's deployment pages.
 
 #[path = "deploy/api.rs"]
 mod api;
@@ -17,3 +17,5 @@ mod printer;
 mod replay;
 #[path = "deploy/rollout.rs"]
 mod rollout;
+#[path = "deploy/web.rs"]
+mod web;

@@ -13,6 +13,9 @@ import * as newTicket from "./pages/new-ticket.js";
 import * as ticket from "./pages/ticket.js";
 import * as analysts from "./pages/analysts.js";
 import * as screen from "./pages/screen.js";
+import * as deployments from "./pages/deployments.js";
+import * as deployment from "./pages/deployment.js";
+import * as newDeployment from "./pages/new-deployment.js";
 
 const routes = [
   [/^\/login$/, login, false],
@@ -23,6 +26,9 @@ const routes = [
   [/^\/tickets\/(\d+)$/, ticket, true],
   [/^\/tickets\/(\d+)\/screen$/, screen, true],
   [/^\/admin\/analysts$/, analysts, true],
+  [/^\/deployments$/, deployments, true],
+  [/^\/deployments\/new$/, newDeployment, true],
+  [/^\/deployments\/(\d+)$/, deployment, true],
 ];
 
 const state = { me: null, cleanup: null };

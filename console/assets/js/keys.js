@@ -1,6 +1,6 @@
 // Keyboard shortcuts for people who live in this tool: `/` filter, `n` new ticket, `g t` /
-// `g d` / `g a` go to tickets, devices, analysts, `j`/`k` move, Enter opens, `?` lists them.
-// Single-key shortcuts never fire while typing in a field.
+// `g d` / `g p` / `g a` go to tickets, devices, deployments, analysts, `j`/`k` move, Enter
+// opens, `?` lists them. Single-key shortcuts never fire while typing in a field.
 
 import { activeList } from "./list.js";
 
@@ -9,6 +9,7 @@ export const SHORTCUTS = [
   ["n", "New ticket"],
   ["g t", "Go to tickets"],
   ["g d", "Go to devices"],
+  ["g p", "Go to deployments"],
   ["g a", "Go to analysts (admins)"],
   ["j / \u2193", "Next row"],
   ["k / \u2191", "Previous row"],
@@ -58,7 +59,7 @@ export function installKeys(navigate) {
     const now = Date.now();
     if (pendingG && now - pendingG < 1500) {
       pendingG = 0;
-      const target = { t: "/tickets", d: "/devices", a: "/admin/analysts" }[event.key];
+      const target = { t: "/tickets", d: "/devices", p: "/deployments", a: "/admin/analysts" }[event.key];
       if (target) {
         event.preventDefault();
         navigate(target);

@@ -1,6 +1,7 @@
-// The live timeline: a WebSocket to the console that pushes each new timeline entry of one
-// ticket. The console checks the origin and the session before it upgrades, and again while
-// the socket is open; if it falls behind it says so and closes, and we ask for a reload.
+// Live pages: a WebSocket to the console that pushes each new timeline entry of one ticket, or
+// each new state of one deployment. The console checks the origin and the session before it
+// upgrades, and again while the socket is open; if it falls behind it says so and closes, and
+// we ask for a reload.
 
 const RETRY_MS = [1000, 2000, 5000, 10000];
 
@@ -10,6 +11,11 @@ const RETRY_MS = [1000, 2000, 5000, 10000];
  * Returns a function that stops following.
  */
 export function follow(number, onItem, onState) {
+  return followSocket(`/api/tickets/${encodeURIComponent(number)}/live`, onItem, onState);
+}
+
+/** Follows the socket at `path` as `follow` does, with `onItem(message)` per message. */
+export function followSocket(path, onItem, onState) {
   let socket = null;
   let attempt = 0;
   let stopped = false;
@@ -17,7 +23,7 @@ export function follow(number, onItem, onState) {
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    socket = new WebSocket(`${scheme}//${location.host}/api/tickets/${encodeURIComponent(number)}/live`);
+    socket = new WebSocket(`${scheme}//${location.host}${path}`);
     socket.addEventListener("open", () => {
       attempt = 0;
       onState("live");
@@ -31,10 +37,10 @@ export function follow(number, onItem, onState) {
       }
       if (message.kind === "lagged") {
         stopped = true;
-        onState("lagged", "The timeline fell behind; reload to see every entry.");
+        onState("lagged", "The page fell behind; reload to see every entry.");
       } else if (message.kind === "ended") {
         stopped = true;
-        onState("ended", message.reason || "The live timeline ended.");
+        onState("ended", message.reason || "Live updates ended.");
       } else {
         onItem(message);
       }

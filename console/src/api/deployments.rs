@@ -6,15 +6,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use hotline_protocol::DeviceId;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{ApiError, AppState, Body, Caller};
 use crate::audit::NewEntry;
 use crate::authz::{Action, authorize};
-use crate::deploy::plan;
 use crate::deploy::request::{
     Options, new_deployment, parse_window_choice, percent, status_json, time,
 };
+use crate::deploy::{plan, view};
 use crate::fleet::targets::Targets;
 use crate::store::unix_now;
 use crate::tickets::TicketNumber;
@@ -140,9 +140,18 @@ async fn show_deployment(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no deployment {id}")))?;
     let devices = state.store.deployment_devices(id).await?;
-    Ok(Json(
-        status_json(&state.store, &deployment, &devices).await?,
-    ))
+    let mut status = status_json(&state.store, &deployment, &devices).await?;
+    view::extend(&mut status, &deployment, &devices);
+    let refusal = super::deployment_list::steer_refusal(
+        &state.store,
+        &caller.principal(),
+        &deployment,
+        &devices,
+    )
+    .await;
+    status["may_steer"] = json!(refusal.is_none());
+    status["steer_refusal"] = json!(refusal);
+    Ok(Json(status))
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,7 @@ mod audit;
 mod body;
 mod caller;
 mod credentials;
+mod deployment_list;
 mod deployments;
 mod devices;
 mod error;
@@ -76,7 +77,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/tokens", &["get", "post"]),
     ("/api/tokens/{id}", &["delete"]),
     ("/api/audit", &["get"]),
-    ("/api/deployments", &["post"]),
+    ("/api/deployments", &["get", "post"]),
     ("/api/deployments/{id}", &["get"]),
     ("/api/deployments/{id}/state", &["post"]),
     ("/api/devices/{id}/tags", &["post"]),
@@ -85,6 +86,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/groups/{name}/window", &["put", "delete"]),
     ("/api/groups/{name}/members", &["post"]),
     ("/api/groups/{name}/members/{device}", &["delete"]),
+    ("/api/deployments/{id}/live", &["get"]),
+    ("/api/packages", &["get"]),
 ];
 
 fn mount(
@@ -150,7 +153,11 @@ pub fn router() -> Router<AppState> {
     );
     router = mount(router, "/api/tokens/{id}", delete(analysts::revoke_token));
     router = mount(router, "/api/audit", get(audit::list));
-    router = mount(router, "/api/deployments", post(deployments::create));
+    router = mount(
+        router,
+        "/api/deployments",
+        get(deployment_list::list).post(deployments::create),
+    );
     router = mount(router, "/api/deployments/{id}", get(deployments::show));
     router = mount(
         router,
@@ -183,6 +190,12 @@ pub fn router() -> Router<AppState> {
         "/api/groups/{name}/members/{device}",
         delete(fleet::remove_member),
     );
+    router = mount(
+        router,
+        "/api/deployments/{id}/live",
+        get(crate::web::deployment_live::upgrade),
+    );
+    router = mount(router, "/api/packages", get(deployment_list::packages));
     router.layer(DefaultBodyLimit::max(MAX_BODY))
 }
 

@@ -9,14 +9,13 @@
 //! Targets are named by device, tag, group or all and resolved to devices when the
 //! deployment is made (`crate::fleet::targets`); a deployment held to group windows installs
 //! on each device only while its group's window is open in the window's zone.
-//!
-//! FIXME: the web console has no deployment page yet (the API serves what one needs).
 
 pub mod key;
 pub mod plan;
 pub mod repository;
 pub mod request;
 mod transfer;
+pub mod view;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -10,6 +10,7 @@ mod devices;
 mod events;
 mod fleet;
 mod policies;
+mod progress;
 mod repository;
 mod tickets;
 mod tokens;
@@ -34,6 +35,7 @@ pub use devices::{DeviceRecord, Presence};
 pub use events::LinkEvent;
 pub use fleet::{DeviceWindow, GroupRow};
 pub use policies::DevicePolicy;
+pub use progress::ProgressGroups;
 pub use repository::TargetRow;
 pub use tokens::TokenCheck;
 

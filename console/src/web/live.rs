@@ -104,7 +104,7 @@ pub(super) fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
 }
 
 /// Why a socket ended, as told to the client.
-enum End {
+pub(super) enum End {
     ClientGone,
     Lagged,
     NotAllowed(String),
@@ -175,26 +175,7 @@ impl Watch {
 
     /// The session still exists, its account is enabled and may still view the ticket.
     async fn still_allowed(&self) -> Result<(), String> {
-        // FIXME: this lookup marks the session used, so an open live timeline keeps an
-        // otherwise idle session alive until its absolute expiry; it needs a read-only lookup.
-        let account = self
-            .state
-            .store
-            .session_account(&self.session, unix_now(), i64::MAX)
-            .await
-            .map_err(|error| format!("session check failed: {error:#}"))?
-            .ok_or_else(|| "your session ended".to_owned())?;
-        if account.disabled {
-            return Err("your account was disabled".into());
-        }
-        if account.must_change_password {
-            return Err("password change required".into());
-        }
-        let principal = Principal {
-            name: account.name.clone(),
-            roles: account.roles.clone(),
-            token: None,
-        };
+        let principal = session_principal(&self.state, &self.session).await?;
         authorize(
             &self.state.store,
             &principal,
@@ -206,6 +187,33 @@ impl Watch {
         .map(|_| ())
         .map_err(|refusal| refusal.reason)
     }
+}
+
+/// The account of web session `session` as `authz` sees it, while the session exists, the
+/// account is enabled and needs no password change; otherwise why not, for the client.
+pub(super) async fn session_principal(
+    state: &AppState,
+    session: &str,
+) -> Result<Principal, String> {
+    // FIXME: this lookup marks the session used, so an open live socket keeps an otherwise
+    // idle session alive until its absolute expiry; it needs a read-only lookup.
+    let account = state
+        .store
+        .session_account(session, unix_now(), i64::MAX)
+        .await
+        .map_err(|error| format!("session check failed: {error:#}"))?
+        .ok_or_else(|| "your session ended".to_owned())?;
+    if account.disabled {
+        return Err("your account was disabled".into());
+    }
+    if account.must_change_password {
+        return Err("password change required".into());
+    }
+    Ok(Principal {
+        name: account.name.clone(),
+        roles: account.roles.clone(),
+        token: None,
+    })
 }
 
 /// What the feed task hands to a socket.
@@ -252,7 +260,7 @@ async fn send(socket: &mut WebSocket, item: &TimelineItem) -> Result<(), ()> {
 }
 
 /// Tells the client why the socket ends (a JSON line it can show, then a close frame).
-async fn close(socket: &mut WebSocket, end: End) {
+pub(super) async fn close(socket: &mut WebSocket, end: End) {
     let (notice, code, reason) = match end {
         End::ClientGone => return,
         End::Lagged => (

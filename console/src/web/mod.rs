@@ -1,11 +1,13 @@
 //! The HTTPS side for people: the web console's pages and static files, the printable ticket
-//! export and the live timeline socket. The JSON API lives in `crate::api`; `serve` merges
-//! both routers.
+//! export, the live timeline socket and the live deployment socket (mounted with the API's
+//! routes, which describe it). The JSON API lives in `crate::api`; `serve` merges both
+//! routers.
 //!
 //! The pages are one static shell plus ES modules that render from the JSON API, embedded in
 //! the binary ([`assets`]), so running the console needs no front-end build step.
 
 pub mod assets;
+pub mod deployment_live;
 pub mod export;
 pub mod headers;
 pub mod html;
@@ -31,6 +33,9 @@ pub const PAGES: &[&str] = &[
     "/tickets/{number}",
     "/tickets/{number}/screen",
     "/admin/analysts",
+    "/deployments",
+    "/deployments/new",
+    "/deployments/{id}",
 ];
 
 #[derive(Serialize)]

@@ -26,22 +26,9 @@ fn base(console: &Console) -> String {
     format!("https://{}", console.https.expect("console started"))
 }
 
-/// Signs `username` in for the first time with its one-time password, through the forced
-/// password change, and waits for the ticket list it leads to.
+/// Signs `username` in for the first time with its one-time password.
 fn first_sign_in(page: &browser::Browser, console: &Console, username: &str, one_time: &str) {
-    page.goto(&format!("{}/login", base(console)));
-    page.fill("#username", username);
-    page.fill("#password", one_time);
-    page.click("button[type=submit]");
-    page.find("#password-title");
-    page.fill("#current", one_time);
-    page.fill("#new", PASSWORD);
-    page.fill("#confirm", PASSWORD);
-    page.click("button[type=submit]");
-    page.wait_until(
-        "the ticket list after the password change",
-        "return location.pathname === '/tickets'",
-    );
+    page.first_sign_in(&base(console), username, one_time, PASSWORD);
 }
 
 #[test]

@@ -5,6 +5,7 @@ import { get, patch, post } from "../api.js";
 import { field, formatTime, h, notify, replace, text } from "../dom.js";
 import { follow } from "../live.js";
 import { credentialsPanel } from "./credentials.js";
+import { deploymentsPanel } from "./deploy-bits.js";
 import { PRIORITIES, priorityBadge, STATUSES, statusPill, timelineItem } from "./ticket-bits.js";
 
 export const title = ([number]) => `Ticket ${number}`;
@@ -35,7 +36,7 @@ export async function render(main, ctx) {
       liveState,
       h("a", { class: "button", href: `/tickets/${current.number}/export`, target: "_blank", rel: "noopener" }, "Print / export"),
       h("a", { class: "button", href: `/api/tickets/${current.number}/export.json`, "data-external": true, download: `ticket-${current.number}.json` }, "JSON")));
-    replace(facts, editor(current, ctx, show), credentialsPanel(current));
+    replace(facts, editor(current, ctx, show), credentialsPanel(current), deploymentsPanel(current, ctx.me));
   }
 
   [...timeline].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)).forEach(addItem);
