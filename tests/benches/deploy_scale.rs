@@ -22,18 +22,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use hotline_agent::link::{DeployStream, LinkHooks, LinkOptions, run};
+use hotline_agent::link::{DeployStream, LinkHooks};
 use hotline_agent::state::AgentState;
 use hotline_agent::tls::{CONSOLE_SERVER_NAME, Timing, device_client};
 use hotline_protocol::codec::{Wire, encode_frame};
 use hotline_protocol::deploy::{DEPLOY_FRAME_LIMIT, DeployDown, DeployUp, Outcome};
 use hotline_tests::console::Console;
 use hotline_tests::sim::{
-    DEVICES_PER_ENDPOINT, FixedInventory, baseline_endpoint, cpu_ticks, endpoints, enroll_all,
-    peak_rss, rss, spawn_baseline,
+    Devices, baseline_endpoint, cpu_ticks, enroll_all, peak_rss, rss, run_devices, spawn_baseline,
 };
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// Environment variable that turns this binary into the baseline's sending server.
 const BASELINE: &str = "HOTLINE_BENCH_DEPLOY_BASELINE";
@@ -280,35 +279,11 @@ fn max_transfers() -> u32 {
     hotline_console::deploy::DeployConfig::default().max_transfers
 }
 
-/// Stops every simulated device when dropped.
-struct Devices {
-    stop: watch::Sender<bool>,
-    _tasks: tokio::task::JoinSet<()>,
-}
-
-impl Drop for Devices {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-    }
-}
-
-/// Runs one real agent link per state, playing the device on every deployment stream, and
+/// Runs the simulated devices, each playing the device on every deployment stream, and
 /// returns once all are online.
 async fn connect_devices(states: &[Arc<AgentState>], counts: &Arc<Counts>) -> Result<Devices> {
-    let (stop, stopped) = watch::channel(false);
-    let endpoints = endpoints(states.len())?;
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut connected = Vec::with_capacity(states.len());
-    for (i, state) in states.iter().enumerate() {
-        let (report, seen) = watch::channel(false);
-        connected.push(seen);
+    run_devices(states, |tasks| {
         let (streams, mut opened) = mpsc::unbounded_channel::<DeployStream>();
-        let hooks = LinkHooks {
-            endpoint: Some(endpoints[i / DEVICES_PER_ENDPOINT].clone()),
-            connected: Some(report),
-            deploy_streams: Some(streams),
-            ..LinkHooks::default()
-        };
         let counts = counts.clone();
         tasks.spawn(async move {
             while let Some(stream) = opened.recv().await {
@@ -320,27 +295,12 @@ async fn connect_devices(states: &[Arc<AgentState>], counts: &Arc<Counts>) -> Re
                 });
             }
         });
-        let state = state.clone();
-        let stopped = stopped.clone();
-        tasks.spawn(async move {
-            run(
-                &state,
-                &FixedInventory,
-                LinkOptions::default(),
-                hooks,
-                stopped,
-            )
-            .await
-            .ok();
-        });
-    }
-    while connected.iter().any(|seen| !*seen.borrow()) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(Devices {
-        stop,
-        _tasks: tasks,
+        LinkHooks {
+            deploy_streams: Some(streams),
+            ..LinkHooks::default()
+        }
     })
+    .await
 }
 
 /// One device's side of a deployment stream: the offer, a fetch from the first chunk, every

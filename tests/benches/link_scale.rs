@@ -18,16 +18,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use hotline_agent::link::{LinkHooks, LinkOptions, run};
+use hotline_agent::link::LinkHooks;
 use hotline_agent::state::AgentState;
 use hotline_agent::tls::{CONSOLE_SERVER_NAME, Timing, device_client};
 use hotline_protocol::enroll::EnrollmentString;
 use hotline_tests::console::Console;
 use hotline_tests::sim::{
-    DEVICES_PER_ENDPOINT, FixedInventory, baseline_endpoint, cpu_ticks, endpoints, enroll_all, rss,
+    DEVICES_PER_ENDPOINT, baseline_endpoint, cpu_ticks, endpoints, enroll_all, rss, run_devices,
     spawn_baseline,
 };
-use tokio::sync::watch;
 
 /// Environment variable that turns this binary into the bare QUIC server of the baseline.
 const BARE_SERVER: &str = "HOTLINE_BENCH_BARE_SERVER";
@@ -92,7 +91,9 @@ fn main() -> Result<()> {
     );
 
     let pid = console.pid().context("console running")?;
-    let ours = measure(pid, args.window, || runtime.block_on(hold_agents(&states)))?;
+    let ours = measure(pid, args.window, || {
+        runtime.block_on(run_devices(&states, |_| LinkHooks::default()))
+    })?;
     console.stop();
     // A figure means nothing if agents were turned away: say so next to it.
     let log = console.log();
@@ -137,55 +138,6 @@ fn measure<G>(pid: u32, window: Duration, connect: impl FnOnce() -> Result<G>) -
         rss_before,
         rss_after,
         cpu_share,
-    })
-}
-
-/// Stops every simulated agent when dropped.
-struct Agents {
-    stop: watch::Sender<bool>,
-    _runtime_tasks: tokio::task::JoinSet<()>,
-}
-
-impl Drop for Agents {
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-    }
-}
-
-/// Runs one real agent link per state and returns once all are welcomed by the console.
-async fn hold_agents(states: &[Arc<AgentState>]) -> Result<Agents> {
-    let (stop, stopped) = watch::channel(false);
-    let endpoints = endpoints(states.len())?;
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut connected = Vec::with_capacity(states.len());
-    for (i, state) in states.iter().enumerate() {
-        let (report, seen) = watch::channel(false);
-        connected.push(seen);
-        let hooks = LinkHooks {
-            endpoint: Some(endpoints[i / DEVICES_PER_ENDPOINT].clone()),
-            connected: Some(report),
-            ..LinkHooks::default()
-        };
-        let state = state.clone();
-        let stopped = stopped.clone();
-        tasks.spawn(async move {
-            run(
-                &state,
-                &FixedInventory,
-                LinkOptions::default(),
-                hooks,
-                stopped,
-            )
-            .await
-            .ok();
-        });
-    }
-    while connected.iter().any(|seen| !*seen.borrow()) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(Agents {
-        stop,
-        _runtime_tasks: tasks,
     })
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hotline_agent::inventory::InventorySource;
+use hotline_agent::link::{LinkHooks, LinkOptions};
 use hotline_agent::state::AgentState;
 use hotline_protocol::enroll::EnrollmentString;
 use hotline_protocol::inventory::{Inventory, OsInfo};
@@ -62,6 +63,57 @@ pub fn endpoints(devices: usize) -> Result<Vec<quinn::Endpoint>> {
     (0..devices.div_ceil(DEVICES_PER_ENDPOINT))
         .map(|_| quinn::Endpoint::client("127.0.0.1:0".parse()?).context("client endpoint"))
         .collect()
+}
+
+/// Simulated devices online; dropping this stops them all.
+#[derive(Debug)]
+pub struct Devices {
+    stop: tokio::sync::watch::Sender<bool>,
+    _tasks: tokio::task::JoinSet<()>,
+}
+
+impl Drop for Devices {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+/// Runs the agent's own link for each state, [`DEVICES_PER_ENDPOINT`] to a UDP endpoint, and
+/// returns once the console has welcomed every one. `hooks` gives each device's other hooks
+/// (its endpoint and connected reporter are set here) and may start tasks of its own on the
+/// set it is handed, which live as long as the devices.
+pub async fn run_devices(
+    states: &[Arc<AgentState>],
+    mut hooks: impl FnMut(&mut tokio::task::JoinSet<()>) -> LinkHooks,
+) -> Result<Devices> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let endpoints = endpoints(states.len())?;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut connected = Vec::with_capacity(states.len());
+    for (i, state) in states.iter().enumerate() {
+        let (report, seen) = tokio::sync::watch::channel(false);
+        connected.push(seen);
+        let hooks = LinkHooks {
+            endpoint: Some(endpoints[i / DEVICES_PER_ENDPOINT].clone()),
+            connected: Some(report),
+            ..hooks(&mut tasks)
+        };
+        let state = state.clone();
+        let stopped = stopped.clone();
+        tasks.spawn(async move {
+            let options = LinkOptions::default();
+            hotline_agent::link::run(&state, &FixedInventory, options, hooks, stopped)
+                .await
+                .ok();
+        });
+    }
+    while connected.iter().any(|seen| !*seen.borrow()) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Devices {
+        stop,
+        _tasks: tasks,
+    })
 }
 
 /// Resident memory of `pid` now, in bytes.
