@@ -94,7 +94,9 @@ fn main() -> Result<()> {
     );
 
     // The console, with the repository published and N devices online.
-    let mut console = Console::init();
+    // The production heartbeat interval: the simulated devices share two cores with the
+    // console, and a test interval would have them give up on it under that load.
+    let mut console = Console::init_with_heartbeat(15);
     console.start();
     console.cli_ok(&["package", "publish", "--repo", &repo]);
     let token = console.enroll_token(&["--uses", &args.agents.to_string(), "--expires", "2h"]);

@@ -20,7 +20,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::consent::{Decision, decide, outcome_of, prompt_for};
 use super::cursor;
-use super::frames::{self, FramesError, Shared, lock};
+use super::frames::{self, FramesError, Pace, Shared, lock};
 use super::input::{InputCommand, InputThread};
 use super::{Busy, Sessions, aim, layout, refused, short};
 use crate::audit::Outcome;
@@ -334,8 +334,9 @@ impl Running {
             return failed(error.to_string());
         }
 
+        let pace = Arc::new(Pace::default());
         let input = match desktop.input {
-            Some(sink) => match InputThread::start(sink) {
+            Some(sink) => match InputThread::start(sink, pace.clone()) {
                 Ok(thread) => Some(thread),
                 Err(error) => return failed(format!("starting input: {error}")),
             },
@@ -345,6 +346,7 @@ impl Running {
             phase: Arc::new(Mutex::new(phase)),
             area: Arc::new(Mutex::new(desktop.area)),
             bounds: Arc::new(Mutex::new(desktop.bounds)),
+            pace,
         };
         // Told before the first frame so the console expects the stream; the two travel on
         // different streams either way.
@@ -492,7 +494,7 @@ impl Running {
             }
         }
         if let Some(input) = &self.input {
-            input.send(InputCommand::ReleaseAll);
+            input.release_all();
         }
         if let Some(bar) = &self.bar {
             bar.set_control(false);

@@ -3,7 +3,7 @@
 //! only while the viewer's window has room. A capture the window has no room for is not
 //! made at all: frames are skipped on a slow link, never queued.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hotline_protocol::remote::Phase;
@@ -21,6 +21,16 @@ use crate::screen::input::Monitor as Bounds;
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(50);
 /// How long the loop waits before it looks again at a full window or a blank screen.
 const IDLE_POLL: Duration = Duration::from_millis(10);
+/// After the analyst's input, the capture that shows its effect comes this soon: time for
+/// the application to draw its answer to the key or click.
+const INPUT_SETTLE: Duration = Duration::from_millis(4);
+/// For this long after input the loop captures at [`ACTIVE_INTERVAL`]: an application that
+/// took longer than [`INPUT_SETTLE`] to answer is caught at the next look, not a whole
+/// [`FRAME_INTERVAL`] later.
+const ACTIVE: Duration = Duration::from_millis(300);
+const ACTIVE_INTERVAL: Duration = Duration::from_millis(16);
+/// Never two captures closer than this, however fast input comes.
+const MIN_INTERVAL: Duration = Duration::from_millis(8);
 
 /// Why the capture loop stopped on its own.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +39,55 @@ pub(super) enum FramesError {
     Capture(#[from] CaptureError),
     #[error("a frame of {0} bytes is over the frame stream's limit of {SCREEN_FRAME_LIMIT}")]
     TooLarge(usize),
+}
+
+/// When the capture loop looks next: at its steady rate while the analyst only watches, and
+/// soon after their input, whose effect they are waiting to see. An analyst typing is
+/// judged by the time from key to pixels, which a steady 20 frames a second alone would
+/// stretch by up to [`FRAME_INTERVAL`].
+#[derive(Debug, Default)]
+pub(super) struct Pace {
+    input: Mutex<Option<Instant>>,
+    woken: Condvar,
+}
+
+impl Pace {
+    /// Input was just put on the desktop: look again soon.
+    pub(super) fn input_applied(&self) {
+        *lock(&self.input) = Some(Instant::now());
+        self.woken.notify_one();
+    }
+
+    /// Sleeps until the capture after one that started at `started` is due.
+    fn wait_after(&self, started: Instant) {
+        let mut input = lock(&self.input);
+        loop {
+            let now = Instant::now();
+            let due = next_due(started, *input, now);
+            if now >= due {
+                return;
+            }
+            input = self
+                .woken
+                .wait_timeout(input, due - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// When the capture after one that started at `started` is due, given the last input.
+fn next_due(started: Instant, input: Option<Instant>, now: Instant) -> Instant {
+    let steady = started + FRAME_INTERVAL;
+    let soonest = started + MIN_INTERVAL;
+    match input {
+        // Input the last capture cannot have shown: look once the application has drawn.
+        Some(at) if at >= started => steady.min(at + INPUT_SETTLE).max(soonest),
+        Some(at) if now.saturating_duration_since(at) < ACTIVE => {
+            steady.min(started + ACTIVE_INTERVAL)
+        }
+        _ => steady,
+    }
 }
 
 /// What the loop shares with the session's driver.
@@ -41,6 +100,8 @@ pub(super) struct Shared {
     pub(super) area: Arc<Mutex<Area>>,
     /// The captured area in root pixels, which pointer positions are relative to.
     pub(super) bounds: Arc<Mutex<Bounds>>,
+    /// Told of input, so the capture showing its effect comes soon.
+    pub(super) pace: Arc<Pace>,
 }
 
 /// Captures until the phase stops allowing it (`Ok`), the writer is gone (`Ok`), or the
@@ -101,7 +162,7 @@ pub(super) fn run(
                 return Ok(());
             }
         }
-        std::thread::sleep(FRAME_INTERVAL.saturating_sub(started.elapsed()));
+        shared.pace.wait_after(started);
     }
 }
 
@@ -159,6 +220,37 @@ mod tests {
     use tokio::io::AsyncReadExt;
 
     use super::*;
+
+    #[test]
+    fn input_brings_the_next_capture_forward_and_keeps_the_pace_up_for_a_while() {
+        let started = Instant::now();
+        let ms = Duration::from_millis;
+
+        // Nobody typing: the steady rate.
+        assert_eq!(next_due(started, None, started), started + FRAME_INTERVAL);
+
+        // A key just after a capture began: the next one once the application has drawn,
+        // but never sooner than the shortest interval.
+        let key = started + ms(10);
+        assert_eq!(next_due(started, Some(key), key), key + INPUT_SETTLE);
+        assert_eq!(
+            next_due(started, Some(started), started),
+            started + MIN_INTERVAL
+        );
+
+        // A key the last capture already followed: a faster pace while it is recent, the
+        // steady one after.
+        let earlier = started - ms(100);
+        assert_eq!(
+            next_due(started, Some(earlier), started),
+            started + ACTIVE_INTERVAL
+        );
+        let long_ago = started - ACTIVE - ms(1);
+        assert_eq!(
+            next_due(started, Some(long_ago), started),
+            started + FRAME_INTERVAL
+        );
+    }
 
     #[tokio::test]
     async fn frames_go_behind_a_big_endian_length_and_the_stream_finishes() {

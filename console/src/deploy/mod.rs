@@ -12,6 +12,7 @@
 
 pub mod key;
 pub mod plan;
+mod recheck;
 pub mod repository;
 pub mod request;
 mod transfer;
@@ -178,6 +179,17 @@ async fn tick(deployer: &Arc<Deployer>) -> anyhow::Result<()> {
                 }
             }
             plan::Decision::Send(candidates) => {
+                if let Some(reason) = recheck::refusal(store, &deployment, &candidates).await? {
+                    let reason = format!("refused before sending: {reason}");
+                    let entry = NewEntry::new(Actor::System, "deployment.pause")
+                        .ticket(Some(deployment.ticket))
+                        .outcome(Outcome::Refused(reason.clone()));
+                    store
+                        .set_deployment_status(deployment.id, "paused", Some(&reason), entry)
+                        .await?;
+                    info!(deployment = deployment.id, reason, "deployment paused");
+                    continue;
+                }
                 for device in candidates {
                     start_transfer(deployer, &deployment, device);
                 }

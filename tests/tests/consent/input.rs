@@ -241,3 +241,30 @@ fn a_display_that_does_not_exist_is_an_error_naming_it() {
     let error = X11Input::open(":4244", WHOLE_SCREEN).expect_err("no such display");
     assert!(error.to_string().contains(":4244"), "{error}");
 }
+
+/// The keyboard mapping of `display`, as every X client reads it.
+fn keymap(display: &str) -> Vec<u32> {
+    let (conn, _) = x11rb::connect(Some(display)).expect("connects");
+    let (first, last) = (conn.setup().min_keycode, conn.setup().max_keycode);
+    conn.get_keyboard_mapping(first, last - first + 1)
+        .expect("asks")
+        .reply()
+        .expect("keymap")
+        .keysyms
+}
+
+/// Text borrows spare keycodes for characters the layout lacks; when the sink closes they
+/// are empty again, so nothing of what was typed stays readable in the caller's keymap.
+#[test]
+fn typed_text_leaves_the_keymap_as_it_found_it() {
+    let xvfb = display();
+    let before = keymap(&xvfb.display);
+    let mut sink = X11Input::open(&xvfb.display, WHOLE_SCREEN).expect("the sink opens");
+    sink.apply(&InputEvent::TypeText {
+        text: "Hunter2!Pw é€üÀ Ωж".into(),
+    })
+    .expect("types");
+    assert_ne!(keymap(&xvfb.display), before, "spare keycodes were bound");
+    drop(sink);
+    assert_eq!(keymap(&xvfb.display), before);
+}

@@ -217,3 +217,44 @@ fn a_failing_canary_pauses_the_rollout_before_the_rest_starts() {
         "{failed}"
     );
 }
+
+/// The rule a deployment was made under holds at every transfer, not only at `create`: a
+/// scheduled deployment whose ticket closed meanwhile pauses with the reason on the ticket
+/// and sends nothing.
+#[test]
+fn a_scheduled_deployment_whose_ticket_closed_pauses_and_sends_nothing() {
+    let publisher = Publisher::new();
+    publisher.publish(&[(
+        "hello-1.0.0.hpkg",
+        package("hello", "1.0.0", b"hello\n", "true"),
+    )]);
+    let console = console("");
+    console.cli_ok(&[
+        "package",
+        "publish",
+        "--repo",
+        publisher.repo_dir().to_str().expect("utf-8"),
+    ]);
+    let agents = agents(&console, &publisher, 1);
+    let refs: Vec<_> = agents.iter().collect();
+    let number = ticket(&console, &refs);
+
+    let id = deploy(&console, &number, "hello@1.0.0", &refs, &["--at", "+6s"]);
+    console.cli_ok(&["ticket", "close", &number, "--resolution", "withdrawn"]);
+    let paused = wait_deployment(&console, &id, "paused", MINUTE);
+
+    assert!(
+        paused["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not open")),
+        "{paused}"
+    );
+    assert_eq!(paused["devices"][0]["attempts"], 0, "{paused}");
+    assert!(!agents[0].install_root().join("hello.txt").exists());
+    let pauses: Vec<_> = ticket_entries(&console, &number)
+        .into_iter()
+        .filter(|e| e["action"] == "deployment.pause")
+        .collect();
+    assert_eq!(pauses.len(), 1, "{pauses:?}");
+    assert_eq!(pauses[0]["outcome"], "refused", "{pauses:?}");
+}
