@@ -15,6 +15,7 @@ pub mod plan;
 pub mod repository;
 pub mod request;
 mod transfer;
+pub mod upload;
 pub mod view;
 
 use std::collections::HashSet;
