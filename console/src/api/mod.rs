@@ -92,6 +92,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/deployments/{id}/live", &["get"]),
     ("/api/packages", &["get"]),
     ("/api/repository/uploads", &["post"]),
+    ("/api/repository/uploads/{id}", &["delete"]),
     ("/api/repository/uploads/{id}/metadata/{name}", &["put"]),
     ("/api/repository/uploads/{id}/targets/{name}", &["put"]),
     ("/api/repository/uploads/{id}/publish", &["post"]),
@@ -204,6 +205,11 @@ pub fn router() -> Router<AppState> {
     );
     router = mount(router, "/api/packages", get(deployment_list::packages));
     router = mount(router, "/api/repository/uploads", post(repository::begin));
+    router = mount(
+        router,
+        "/api/repository/uploads/{id}",
+        delete(repository::abandon),
+    );
     // Uploaded files are streamed to disk under the upload's own limits, not the JSON one.
     router = mount(
         router,

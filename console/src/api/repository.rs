@@ -1,7 +1,8 @@
 //! `/api/repository/uploads`: publishing a publisher's signed repository from another
 //! machine. A client begins an upload, sends each metadata file and each target as the raw
-//! request body, and then asks for it to be published; the publish runs the checks the
-//! host-side `package publish` runs, and either all of it is published or none of it.
+//! request body, and then asks for it to be published (or abandons it); the publish runs the
+//! checks the host-side `package publish` runs, and either all of it is published or none of
+//! it. A refused file (a name that is not plain, too many bytes) closes its upload.
 //!
 //! Every call is authorised as `Action::PublishPackage` (the deployer role), and uploads are
 //! private to the account that began them. A refusal (a bad name, a file too large, a
@@ -71,10 +72,29 @@ async fn put(
     match result {
         Ok(bytes) => Ok(Json(json!({ "name": name, "bytes": bytes }))),
         Err(error) => {
+            // A refused file ends its upload: nothing of an upload that broke a rule is
+            // published, and its staging space is freed now rather than in a day.
+            if matches!(error, UploadError::BadName(_) | UploadError::TooLarge(_))
+                && let Ok(id) = UploadId::parse(id)
+            {
+                let _ = state.uploads.abandon(&id, principal.name.as_str());
+            }
             let params = json!({ "upload": id, "file": name, "token": principal.token });
             Err(refuse(state, &principal, error, params).await)
         }
     }
+}
+
+pub(super) async fn abandon(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let principal = authorised(&state, &caller).await?;
+    UploadId::parse(&id)
+        .and_then(|id| state.uploads.abandon(&id, principal.name.as_str()))
+        .map_err(answer)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn publish(
@@ -157,8 +177,13 @@ async fn refuse(
 /// The API's answer to an upload error.
 fn answer(error: UploadError) -> ApiError {
     match error {
-        UploadError::BadName(reason) => ApiError::invalid(reason),
-        UploadError::TooLarge(reason) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, reason),
+        UploadError::BadName(reason) => ApiError::invalid(format!(
+            "{reason}; the upload is closed, nothing of it published"
+        )),
+        UploadError::TooLarge(reason) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{reason}; the upload is closed, nothing of it published"),
+        ),
         UploadError::Unknown(_) => ApiError::not_found(error.to_string()),
         UploadError::Busy(reason) => ApiError::new(StatusCode::TOO_MANY_REQUESTS, reason),
         UploadError::Refused(reason) => {

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use hotline_packages::PackagePath;
 use hotline_packages::publish::Repository;
 use hotline_packages::trust::{MetadataLimits, RoleName, Targets, decode_role, parse_envelope};
 use hyper::body::Bytes;
@@ -35,15 +36,13 @@ pub async fn publish(client: &ApiClient, source: &Path) -> Result<()> {
         .as_str()
         .context("the console named no upload id")?
         .to_owned();
-    for name in &metadata {
-        let bytes = std::fs::read(repository.metadata_path(name))
-            .with_context(|| format!("reading {name}"))?;
-        send(client, &id, "metadata", name, bytes).await?;
-    }
-    for name in &targets {
-        let path = source.join("targets").join(name);
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        send(client, &id, "targets", name, bytes).await?;
+    if let Err(error) = send_all(client, &id, &repository, &metadata, &targets).await {
+        // The console would remove the staged files in a day; saying so now frees the space.
+        let path = format!("/api/repository/uploads/{id}");
+        if let Err(also) = client.call("DELETE", &path, None, CALL_TIMEOUT).await {
+            tracing::debug!(error = format!("{also:#}"), "abandoning the upload failed");
+        }
+        return Err(error);
     }
 
     let answer = client
@@ -56,6 +55,27 @@ pub async fn publish(client: &ApiClient, source: &Path) -> Result<()> {
         .await
         .context("publishing the upload")?;
     print_published(&answer);
+    Ok(())
+}
+
+/// Sends every metadata file, then every target.
+async fn send_all(
+    client: &ApiClient,
+    id: &str,
+    repository: &Repository,
+    metadata: &[String],
+    targets: &[PackagePath],
+) -> Result<()> {
+    for name in metadata {
+        let bytes = std::fs::read(repository.metadata_path(name))
+            .with_context(|| format!("reading {name}"))?;
+        send(client, id, "metadata", name, bytes).await?;
+    }
+    for name in targets {
+        let path = repository.target_path(name);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        send(client, id, "targets", name.as_str(), bytes).await?;
+    }
     Ok(())
 }
 
@@ -93,7 +113,7 @@ fn metadata_names(repository: &Repository, source: &Path) -> Result<Vec<String>>
 
 /// The targets the targets metadata names. This only reads the list; the console checks
 /// the signatures.
-fn target_names(repository: &Repository) -> Result<Vec<String>> {
+fn target_names(repository: &Repository) -> Result<Vec<PackagePath>> {
     let limits = MetadataLimits::default();
     let bytes = repository
         .fetch(RoleName::Targets.file_name())
@@ -101,12 +121,8 @@ fn target_names(repository: &Repository) -> Result<Vec<String>> {
     let envelope = parse_envelope(RoleName::Targets, &bytes, limits.targets)
         .context("targets.json is not signed metadata")?;
     let targets: Targets = decode_role(&envelope).context("targets.json does not parse")?;
-    let names: Vec<String> = targets
-        .targets
-        .keys()
-        .map(|n| n.as_str().to_owned())
-        .collect();
-    if let Some(nested) = names.iter().find(|name| name.contains('/')) {
+    let names: Vec<PackagePath> = targets.targets.keys().cloned().collect();
+    if let Some(nested) = names.iter().find(|name| name.as_str().contains('/')) {
         bail!("target {nested} is in a subdirectory; uploads take plain file names only");
     }
     Ok(names)

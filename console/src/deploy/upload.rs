@@ -339,6 +339,19 @@ impl Uploads {
         }
     }
 
+    /// Closes upload `id` unpublished and removes its staging directory.
+    pub fn abandon(&self, id: &UploadId, owner: &str) -> Result<(), UploadError> {
+        {
+            let mut open = self.lock();
+            if open.get(id).is_none_or(|upload| upload.owner != owner) {
+                return Err(UploadError::Unknown(id.as_str().to_owned()));
+            }
+            open.remove(id);
+        }
+        remove(&self.directory(id));
+        Ok(())
+    }
+
     /// Checks and publishes upload `id`; it is closed and its staging directory removed
     /// whatever the outcome.
     pub async fn publish(
@@ -483,5 +496,14 @@ mod tests {
             .await
             .expect_err("not theirs");
         assert!(matches!(other, UploadError::Unknown(_)), "{other}");
+
+        uploads.abandon(&id, "pub").expect("abandoned");
+        assert!(!uploads.directory(&id).exists());
+        let small = axum::body::Body::from("ok");
+        let closed = uploads
+            .put(&id, "pub", FileKind::Target, &name, small)
+            .await
+            .expect_err("closed");
+        assert!(matches!(closed, UploadError::Unknown(_)), "{closed}");
     }
 }

@@ -11,7 +11,7 @@ use hotline_tests::api::Api;
 use hotline_tests::console::Console;
 use serde_json::{Value, json};
 
-use super::fixture::{Publisher, agents, console, deploy, package, ticket, wait_deployment};
+use super::fixture::{Publisher, agents, console, deploy, noise, package, ticket, wait_deployment};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -241,11 +241,43 @@ fn a_file_name_that_is_not_a_plain_name_is_refused() {
         .filter(|e| e["outcome"] == "refused")
         .collect();
     assert_eq!(refusals.len(), 5, "{refusals:?}");
-    let staged = console.data().join("repository").join("staging").join(&id);
-    for part in ["targets", "metadata", "incoming"] {
-        let held = std::fs::read_dir(staged.join(part))
-            .expect("staging")
-            .count();
-        assert_eq!(held, 0, "nothing was kept in {part}");
-    }
+    // The first refusal closed the upload and removed what it staged.
+    assert!(staging_is_empty(&console));
+    let path = format!("/api/repository/uploads/{id}/targets/hello-1.0.0.hpkg");
+    let closed = script.request("PUT", &path, Some(&json!("bytes")));
+    assert_eq!(closed.status, 404, "{closed:?}");
+}
+
+#[test]
+fn a_file_over_the_upload_limit_is_refused_and_audited() {
+    let publisher = Publisher::new();
+    publisher.publish(&[(
+        "big-1.0.0.hpkg",
+        package("big", "1.0.0", &noise(3 * 1024 * 1024), "true"),
+    )]);
+    // The fixture's `[deploy]` lines come last in console.toml, so a table may follow them.
+    let console = console("\n[repository]\nmax_upload_mib = 1");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let (api, token) = member(&console, "pub", &["deployer"], scratch.path());
+
+    let out = publish_remotely(&console, &publisher.repo_dir(), &token, scratch.path());
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("413") && said.contains("max_upload_mib"),
+        "{said}"
+    );
+    assert_eq!(api.get("/api/packages").body, json!([]));
+    assert!(staging_is_empty(&console));
+    let refusal = publish_entries(&api)
+        .into_iter()
+        .find(|e| e["outcome"] == "refused")
+        .expect("a refusal on the audit trail");
+    assert!(
+        refusal["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("big-1.0.0.hpkg is larger than the 1 MiB"),
+        "{refusal}"
+    );
 }
