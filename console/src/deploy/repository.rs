@@ -262,3 +262,111 @@ pub fn read_chunk(path: &Path, index: u64, chunk_size: u32) -> Result<Vec<u8>> {
         .with_context(|| format!("reading {}", path.display()))?;
     Ok(data)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use hotline_packages::PackagePath;
+    use hotline_packages::publish::{Lifetimes, RoleSigners, new_root};
+    use hotline_packages::trust::{
+        SigningKey, Timestamp, decode_role, envelope_bytes, parse_envelope, sign,
+    };
+
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// A publisher repository with one target, `notes.txt`, signed at `signed_at`.
+    fn repository(signed_at: SystemTime) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = [1u8, 2, 3, 4].map(|seed| SigningKey::from_seed(&[seed; 32]));
+        let roles = BTreeMap::from([
+            (RoleName::Root, (vec![keys[0].public()], 1)),
+            (RoleName::Targets, (vec![keys[1].public()], 1)),
+            (RoleName::Snapshot, (vec![keys[2].public()], 1)),
+            (RoleName::Timestamp, (vec![keys[3].public()], 1)),
+        ]);
+        let root = new_root(1, SystemTime::now() + 365 * DAY, &roles);
+        let repository = Repository::at(dir.path());
+        repository
+            .write_root(&sign(&root, &[&keys[0]]).expect("root signs"))
+            .expect("root written");
+        let files = [(
+            PackagePath::new("notes.txt").expect("name"),
+            b"notes".to_vec(),
+        )];
+        let signers = RoleSigners {
+            targets: &[&keys[1]],
+            snapshot: &[&keys[2]],
+            timestamp: &[&keys[3]],
+        };
+        repository
+            .publish(
+                &files,
+                signers,
+                signed_at,
+                Lifetimes::default(),
+                &Limits::default(),
+            )
+            .expect("published");
+        dir
+    }
+
+    #[test]
+    fn a_consistent_repository_verifies_with_its_metadata_and_targets() {
+        let dir = repository(SystemTime::now());
+        let verified = verify(dir.path(), SystemTime::now()).expect("verifies");
+        let names: Vec<&str> = verified.metadata.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "1.root.json",
+                "timestamp.json",
+                "snapshot.json",
+                "targets.json"
+            ]
+        );
+        assert_eq!(verified.targets.len(), 1);
+        assert_eq!(verified.targets[0].0.name, "notes.txt");
+        assert_eq!(verified.targets[0].0.length, 5);
+    }
+
+    #[test]
+    fn expired_metadata_is_refused() {
+        let dir = repository(SystemTime::now() - 2 * DAY);
+        let refused = verify(dir.path(), SystemTime::now()).expect_err("expired");
+        assert!(format!("{refused:#}").contains("expired"), "{refused:#}");
+    }
+
+    #[test]
+    fn a_target_changed_after_signing_is_refused() {
+        let dir = repository(SystemTime::now());
+        let target = dir.path().join("targets").join("notes.txt");
+        fs::write(&target, b"NOTES").expect("tampered");
+        let refused = verify(dir.path(), SystemTime::now()).expect_err("tampered");
+        assert!(format!("{refused:#}").contains("SHA-256"), "{refused:#}");
+        fs::write(&target, b"notes, longer").expect("tampered");
+        let refused = verify(dir.path(), SystemTime::now()).expect_err("longer");
+        assert!(format!("{refused:#}").contains("bytes but"), "{refused:#}");
+    }
+
+    #[test]
+    fn metadata_signed_by_a_key_the_root_does_not_name_is_refused() {
+        let dir = repository(SystemTime::now());
+        let path = dir.path().join("metadata").join("timestamp.json");
+        let bytes = fs::read(&path).expect("timestamp");
+        let limit = MetadataLimits::default().timestamp;
+        let envelope = parse_envelope(RoleName::Timestamp, &bytes, limit).expect("envelope");
+        let timestamp: Timestamp = decode_role(&envelope).expect("timestamp");
+        let forger = SigningKey::from_seed(&[9; 32]);
+        let forged = sign(&timestamp, &[&forger]).expect("signs");
+        fs::write(&path, envelope_bytes(&forged)).expect("forged");
+        let refused = verify(dir.path(), SystemTime::now()).expect_err("forged");
+        assert!(
+            format!("{refused:#}").contains("does not verify"),
+            "{refused:#}"
+        );
+    }
+}
