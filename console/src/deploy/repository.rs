@@ -114,6 +114,9 @@ fn verify(source: &Path, now: SystemTime) -> Result<Verified> {
     // that agree, nothing expired. The console holds no publisher key, so this proves no
     // more than that the files are consistent with their own first root; what it buys is
     // that the console never serves metadata every device would refuse.
+    // FIXME: a repository from another publisher (another first root) replaces the one the
+    // console holds; pinning the stored root instead would refuse it, but needs a way for
+    // an admin to start over with a new publisher first.
     let mut trusted = TrustedSet::pin(&first_root, limits)
         .context("1.root.json is not a root signed by its own keys")?;
     trusted

@@ -281,3 +281,36 @@ fn a_file_over_the_upload_limit_is_refused_and_audited() {
         "{refusal}"
     );
 }
+
+#[test]
+fn a_browser_session_uploads_only_as_octet_stream_from_the_consoles_origin() {
+    let console = console("");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let (mut session, _) = member(&console, "pub", &["deployer"], scratch.path());
+    let begun = session.post("/api/repository/uploads", &json!({}));
+    assert_eq!(begun.status, 201, "{begun:?}");
+    let id = begun.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/repository/uploads/{id}/metadata/1.root.json");
+
+    // A type a cross-origin form may send without a preflight is refused.
+    session.extra = vec![("content-type".into(), "text/plain".into())];
+    let refused = session.request("PUT", &path, Some(&json!("root")));
+    assert_eq!(refused.status, 403, "{refused:?}");
+
+    // The client sends the console's address as `Host`; its own origin is that address.
+    let origin = format!("https://{}", console.https.expect("started"));
+    session.extra = vec![
+        ("content-type".into(), "application/octet-stream".into()),
+        ("origin".into(), "https://evil.example".into()),
+    ];
+    let refused = session.request("PUT", &path, Some(&json!("root")));
+    assert_eq!(refused.status, 403, "{refused:?}");
+
+    session.extra = vec![
+        ("content-type".into(), "application/octet-stream".into()),
+        ("origin".into(), origin),
+    ];
+    let stored = session.request("PUT", &path, Some(&json!("root")));
+    assert_eq!(stored.status, 200, "{stored:?}");
+    assert_eq!(stored.body["bytes"], 6, "{stored:?}");
+}
