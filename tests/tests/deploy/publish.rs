@@ -1,7 +1,9 @@
 //! Publishing over the console's HTTPS API: `package publish --console` from a machine
 //! without the console's data directory, with a deployer's API token; what it publishes a
-//! device then installs. A role that may not publish, a tampered package and a file name
-//! that is not a plain name are refused, on the audit trail, and publish nothing.
+//! device then installs, stored once. A role that may not publish, a tampered package, a
+//! file over the size limit and a file name that is not a plain name are refused, on the
+//! audit trail, and publish nothing; a browser session uploads only from the console's
+//! origin.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
