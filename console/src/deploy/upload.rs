@@ -465,6 +465,25 @@ mod tests {
         assert!(UploadId::parse(&"A".repeat(32)).is_err());
     }
 
+    #[test]
+    fn staging_left_older_than_a_day_is_removed_at_start_and_newer_is_kept() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let data = DataDir::new(root.path());
+        let staging = root.path().join("repository").join("staging");
+        let (old, new) = (staging.join("a".repeat(32)), staging.join("b".repeat(32)));
+        for dir in [&old, &new] {
+            fs::create_dir_all(dir.join("targets")).expect("staged");
+            fs::write(dir.join("targets").join("x.hpkg"), b"x").expect("file");
+        }
+        let two_days_ago = SystemTime::now() - 2 * ABANDONED_AFTER;
+        fs::File::open(&old)
+            .and_then(|dir| dir.set_modified(two_days_ago))
+            .expect("aged");
+        let _uploads = Uploads::new(&data, UploadConfig::default()).expect("uploads");
+        assert!(!old.exists(), "the abandoned upload is removed");
+        assert!(new.exists(), "a recent one is kept");
+    }
+
     #[tokio::test]
     async fn a_file_past_the_limit_is_refused_and_not_kept() {
         let root = tempfile::tempdir().expect("tempdir");
