@@ -29,6 +29,8 @@ pub struct Config {
     pub consent_timeout_secs: u64,
     /// Package transfers and deployments (`[deploy]`).
     pub deploy: crate::deploy::DeployConfig,
+    /// Uploads to the package repository over the API (`[repository]`).
+    pub repository: crate::deploy::upload::UploadConfig,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             max_agents: 20_000,
             consent_timeout_secs: 30,
             deploy: crate::deploy::DeployConfig::default(),
+            repository: crate::deploy::upload::UploadConfig::default(),
         }
     }
 }

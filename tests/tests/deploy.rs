@@ -1,7 +1,8 @@
 //! End-to-end tests of deployments with a real console and real agent processes on
 //! loopback: results on the ticket, resuming a cut transfer, maintenance windows, the canary
 //! gate, a console restarted mid-deployment, targets named by tag or group with each
-//! group's window in its zone, and the web console's deployment pages.
+//! group's window in its zone, the web console's deployment pages, and publishing over the
+//! HTTPS API.
 
 #[path = "deploy/api.rs"]
 mod api;
@@ -13,6 +14,8 @@ mod fixture;
 mod fleet;
 #[path = "deploy/printer.rs"]
 mod printer;
+#[path = "deploy/publish.rs"]
+mod publish;
 #[path = "deploy/replay.rs"]
 mod replay;
 #[path = "deploy/rollout.rs"]

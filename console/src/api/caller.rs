@@ -159,25 +159,26 @@ async fn from_token(state: &AppState, token: &str, now: i64) -> Result<Caller, A
     })
 }
 
-/// The CSRF defence for cookie-authenticated writes: a JSON content type (which a plain HTML
-/// form cannot send cross-origin without a preflight) and, when present, our own Origin.
+/// The CSRF defence for cookie-authenticated writes: a JSON (or, for uploads, octet-stream)
+/// content type, which a plain HTML form cannot send cross-origin without a preflight, and,
+/// when present, our own Origin.
 fn check_csrf(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let json = parts
+    // Both types are outside the few a cross-origin page may send without a preflight,
+    // which this server never grants; octet-stream is for file uploads.
+    let preflighted = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| {
-            value
-                .trim()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
+            let value = value.trim().to_ascii_lowercase();
+            value.starts_with("application/json") || value.starts_with("application/octet-stream")
         });
-    if !json {
+    if !preflighted {
         return Err(ApiError::forbidden(
-            "cookie-authenticated requests that change state must be Content-Type: application/json",
+            "cookie-authenticated requests that change state must be Content-Type: application/json (or application/octet-stream for uploads)",
         ));
     }
     if !origin_allowed(&parts.headers, state) {

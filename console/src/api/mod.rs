@@ -16,6 +16,7 @@ mod devices;
 mod error;
 mod fleet;
 mod policy;
+mod repository;
 mod session;
 mod tickets;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub origin: String,
     /// How long a caller has to answer a remote session's prompt.
     pub consent_timeout: std::time::Duration,
+    /// Repository uploads in progress.
+    pub uploads: Arc<crate::deploy::upload::Uploads>,
 }
 
 /// Every API route as (path, methods), in the order `router()` mounts them.
@@ -88,6 +91,11 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/groups/{name}/members/{device}", &["delete"]),
     ("/api/deployments/{id}/live", &["get"]),
     ("/api/packages", &["get"]),
+    ("/api/repository/uploads", &["post"]),
+    ("/api/repository/uploads/{id}", &["delete"]),
+    ("/api/repository/uploads/{id}/metadata/{name}", &["put"]),
+    ("/api/repository/uploads/{id}/targets/{name}", &["put"]),
+    ("/api/repository/uploads/{id}/publish", &["post"]),
 ];
 
 fn mount(
@@ -196,6 +204,28 @@ pub fn router() -> Router<AppState> {
         get(crate::web::deployment_live::upgrade),
     );
     router = mount(router, "/api/packages", get(deployment_list::packages));
+    router = mount(router, "/api/repository/uploads", post(repository::begin));
+    router = mount(
+        router,
+        "/api/repository/uploads/{id}",
+        delete(repository::abandon),
+    );
+    // Uploaded files are streamed to disk under the upload's own limits, not the JSON one.
+    router = mount(
+        router,
+        "/api/repository/uploads/{id}/metadata/{name}",
+        put(repository::put_metadata).layer(DefaultBodyLimit::disable()),
+    );
+    router = mount(
+        router,
+        "/api/repository/uploads/{id}/targets/{name}",
+        put(repository::put_target).layer(DefaultBodyLimit::disable()),
+    );
+    router = mount(
+        router,
+        "/api/repository/uploads/{id}/publish",
+        post(repository::publish),
+    );
     router.layer(DefaultBodyLimit::max(MAX_BODY))
 }
 

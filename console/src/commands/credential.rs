@@ -7,28 +7,19 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
+use super::api_client::{ApiClient, read_token};
 use super::serve::ServeState;
-use crate::datadir::{DataDir, read_text};
+use crate::datadir::DataDir;
 use crate::output;
 
 /// How long a call may take; a reset that waits for the caller's consent takes longest.
 const CALL_TIMEOUT: Duration = Duration::from_secs(150);
-/// Largest answer read.
-const MAX_ANSWER: usize = 1 << 20;
 
 #[derive(Debug, Args)]
 pub struct CredentialArgs {
@@ -172,11 +163,10 @@ fn segment(text: &str) -> Result<&str> {
     Ok(text)
 }
 
-/// An HTTPS client of this data directory's console.
+/// An HTTPS client of this data directory's console: the address `serve` wrote, or
+/// `--console`.
 struct Client {
-    address: SocketAddr,
-    token: String,
-    tls: TlsConnector,
+    api: ApiClient,
 }
 
 impl Client {
@@ -197,81 +187,14 @@ impl Client {
                 address
             }
         };
-        let token = match &args.token_file {
-            Some(path) => read_text(path)?.trim().to_owned(),
-            None => std::env::var("HOTLINE_TOKEN")
-                .context("set HOTLINE_TOKEN to an API token, or give --token-file")?,
-        };
-        let pem = read_text(&dir.ca_cert())?;
-        let ca = CertificateDer::from_pem_slice(pem.as_bytes()).context("reading the CA")?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca).context("trusting the console's CA")?;
-        let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-            .with_safe_default_protocol_versions()
-            .context("configuring TLS")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let token = read_token(args.token_file.as_deref())?;
         Ok(Client {
-            address,
-            token,
-            tls: TlsConnector::from(Arc::new(config)),
+            api: ApiClient::at_address(address, token, &dir.ca_cert())?,
         })
     }
 
     /// One call; an answer other than 2xx is an error carrying the API's message.
     async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-        tokio::time::timeout(CALL_TIMEOUT, self.exchange(method, path, body))
-            .await
-            .with_context(|| format!("no answer from {} within {CALL_TIMEOUT:?}", self.address))?
-    }
-
-    async fn exchange(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-        let bytes = body.map(Value::to_string).unwrap_or_default();
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, self.address.to_string())
-            .header(
-                hyper::header::AUTHORIZATION,
-                format!("Bearer {}", self.token),
-            )
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(bytes)))
-            .context("building the request")?;
-        let tcp = TcpStream::connect(self.address)
-            .await
-            .with_context(|| format!("connecting to {}", self.address))?;
-        // The console's certificate always names localhost; other names are those given to
-        // `init --name`, which a loopback address cannot carry.
-        let name = if self.address.ip().is_loopback() {
-            ServerName::try_from("localhost").context("server name")?
-        } else {
-            ServerName::IpAddress(self.address.ip().into())
-        };
-        let tls = self
-            .tls
-            .connect(name, tcp)
-            .await
-            .with_context(|| format!("TLS handshake with {}", self.address))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .context("HTTP handshake")?;
-        tokio::spawn(connection);
-        let response = sender
-            .send_request(request)
-            .await
-            .context("sending the request")?;
-        let status = response.status();
-        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
-            .collect()
-            .await
-            .map_err(|error| anyhow::anyhow!("reading the answer: {error}"))?
-            .to_bytes();
-        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = answer["error"].as_str().unwrap_or("no message");
-            bail!("console answered {status}: {message}");
-        }
-        Ok(answer)
+        self.api.call(method, path, body, CALL_TIMEOUT).await
     }
 }

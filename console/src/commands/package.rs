@@ -1,9 +1,10 @@
 //! `hotline-console package publish|list`: copy a publisher's signed repository into the
-//! console's repository, from the console host's shell.
+//! console's repository, from the console host's shell or, with `--console`, from any
+//! machine over the console's HTTPS API with a deployer's API token.
 //!
-//! Publishing runs on the console host against the data directory, like the other admin
-//! commands: the publisher's keys stay on the publisher's machine, and what crosses over is
-//! only signed metadata and the files it names, each checked for its signed length and hash.
+//! Either way the publisher's keys stay on the publisher's machine, and what crosses over is
+//! only signed metadata and the files it names; the console runs the same checks on both
+//! paths (`deploy::repository::publish`).
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::analyst::cli_actor;
+use super::api_client::{ApiClient, read_token};
 use crate::audit::NewEntry;
 use crate::datadir::DataDir;
 use crate::deploy::repository;
@@ -30,6 +32,17 @@ pub enum PackageAction {
         /// The publisher's repository directory (with metadata/ and targets/).
         #[arg(long)]
         repo: PathBuf,
+        /// Upload to the console at this URL (https://HOST:PORT) instead of writing to the
+        /// data directory on this host.
+        #[arg(long, value_name = "URL")]
+        console: Option<String>,
+        /// With --console: a file holding a deployer's API token, instead of `HOTLINE_TOKEN`.
+        #[arg(long, value_name = "PATH", requires = "console")]
+        token_file: Option<PathBuf>,
+        /// With --console: the console's CA certificate (`ca.pem` in its data directory); by
+        /// default the one in --data.
+        #[arg(long, value_name = "PATH", requires = "console")]
+        ca_cert: Option<PathBuf>,
     },
     /// List the targets the repository holds.
     List {
@@ -39,10 +52,22 @@ pub enum PackageAction {
 }
 
 pub async fn run(dir: &DataDir, args: &PackageArgs) -> Result<()> {
+    if let PackageAction::Publish {
+        repo,
+        console: Some(url),
+        token_file,
+        ca_cert,
+    } = &args.action
+    {
+        let ca_cert = ca_cert.clone().unwrap_or_else(|| dir.ca_cert());
+        let token = read_token(token_file.as_deref())?;
+        let client = ApiClient::at_url(url, token, &ca_cert)?;
+        return super::package_upload::publish(&client, repo).await;
+    }
     dir.require_initialised()?;
     let store = Store::open(&dir.database(), false).await?;
     let result = match &args.action {
-        PackageAction::Publish { repo } => publish(dir, &store, repo).await,
+        PackageAction::Publish { repo, .. } => publish(dir, &store, repo).await,
         PackageAction::List { json } => list(&store, *json).await,
     };
     store.close().await;

@@ -95,6 +95,10 @@ pub async fn run(dir: &DataDir, args: &ServeArgs) -> Result<()> {
         feed: store.feed().clone(),
         origin: format!("https://{}", state.https),
         consent_timeout: Duration::from_secs(config.consent_timeout_secs.clamp(1, 300)),
+        uploads: Arc::new(crate::deploy::upload::Uploads::new(
+            dir,
+            config.repository.clone(),
+        )?),
     };
     let feed = tokio::spawn(store.feed().clone().run(store.clone(), stopped.clone()));
     let webhook = tokio::spawn(crate::webhook::run(

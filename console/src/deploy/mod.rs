@@ -16,6 +16,7 @@ mod recheck;
 pub mod repository;
 pub mod request;
 mod transfer;
+pub mod upload;
 pub mod view;
 
 use std::collections::HashSet;
