@@ -9,7 +9,9 @@ data=${HOTLINE_DATA:-hotline-data}
 state=${HOTLINE_AGENT_STATE:-hotline-agent-state}
 bin=target/release
 
-echo "building the release binaries (the first time takes 10 to 15 minutes on a 2-core machine)"
+if [ ! -x "$bin/hotline-console" ] || [ ! -x "$bin/hotline-agent" ]; then
+    echo "building the release binaries (the first time takes 10 to 15 minutes on a 2-core machine)"
+fi
 cargo build --release --locked --quiet -p hotline-console -p hotline-agent
 
 first_login="admin, with the password chosen at the first sign-in"
