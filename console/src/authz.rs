@@ -155,8 +155,19 @@ pub async fn authorize(
     };
     debug!(account = %who.name, action = action.name(), %reason, "refused");
 
+    // A refusal naming a ticket that does not exist is kept off that number, with the
+    // number in its parameters: otherwise any account could write entries at the head of a
+    // ticket not yet opened.
+    let mut params = json!({ "token": who.token });
+    let ticket = match ticket {
+        Some(number) if !matches!(store.ticket(number).await, Ok(Some(_))) => {
+            params["ticket_named"] = json!(number.0);
+            None
+        }
+        ticket => ticket,
+    };
     let entry = NewEntry::new(who.actor(), action.name())
-        .params(json!({ "token": who.token }))
+        .params(params)
         .device(device.cloned())
         .ticket(ticket)
         .outcome(Outcome::Refused(reason.clone()));

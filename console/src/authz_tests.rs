@@ -230,3 +230,31 @@ async fn roles_do_not_imply_each_other_and_refusals_are_recorded() {
     );
     assert!(f.store.verify_audit().await.expect("walks").is_ok());
 }
+
+/// A refusal that names a ticket not yet opened is not filed on that number, so nobody can
+/// write at the head of a future ticket's record; the number is kept in its parameters.
+#[tokio::test]
+async fn a_refusal_naming_a_ticket_that_does_not_exist_stays_off_it() {
+    let f = fixture().await;
+    let refused = authorize(
+        &f.store,
+        &analyst("alice"),
+        Action::RemoteControl,
+        Some(&f.device),
+        Some(TicketNumber(7)),
+    )
+    .await;
+    assert!(refused.is_err());
+
+    let entries = f
+        .store
+        .audit_entries(None, None, 100)
+        .await
+        .expect("entries");
+    let refusal = entries
+        .iter()
+        .find(|e| e.outcome.name() == "refused")
+        .expect("the refusal is recorded");
+    assert_eq!(refusal.ticket, None);
+    assert_eq!(refusal.params()["ticket_named"], 7);
+}
