@@ -6,7 +6,7 @@ use std::time::Duration;
 use hotline_tests::api::Api;
 use serde_json::json;
 
-use super::fixture::{Publisher, agents, console, package, ticket, ticket_entries};
+use super::fixture::{Publisher, agents, console, package, publish_repo, ticket, ticket_entries};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -18,13 +18,7 @@ fn only_a_deployer_with_a_ticket_naming_the_devices_may_deploy_over_the_api() {
         package("hello", "1.0.0", b"api\n", "true"),
     )]);
     let console = console("");
-    let repo = publisher.repo_dir();
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        repo.to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let agents = agents(&console, &publisher, 2);
     let (named, unnamed) = (&agents[0], &agents[1]);
     let number = ticket(&console, &[named]);
@@ -81,13 +75,7 @@ fn only_an_admin_may_change_tags_and_groups_and_deployments_take_them_as_targets
         package("hello", "1.0.0", b"api\n", "true"),
     )]);
     let console = console("");
-    let repo = publisher.repo_dir();
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        repo.to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let agents = agents(&console, &publisher, 2);
     let (tagged, grouped) = (&agents[0], &agents[1]);
     let number = ticket(&console, &[tagged, grouped]);

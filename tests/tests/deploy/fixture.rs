@@ -141,6 +141,17 @@ pub(crate) fn console(deploy: &str) -> Console {
     console
 }
 
+/// Publishes `publisher`'s repository to `console` as an admin on the console host does.
+pub(crate) fn publish_repo(console: &Console, publisher: &Publisher) {
+    let repo = publisher.repo_dir();
+    console.cli_ok(&[
+        "package",
+        "publish",
+        "--repo",
+        repo.to_str().expect("utf-8"),
+    ]);
+}
+
 /// Enrolls `count` agents that trust `publisher`, each started installing into its own root.
 pub(crate) fn agents(console: &Console, publisher: &Publisher, count: usize) -> Vec<Agent> {
     let token = console.enroll_token(&["--uses", &count.to_string()]);

@@ -10,7 +10,8 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 use super::fixture::{
-    Publisher, agents, console, package, status, ticket, ticket_entries, wait_deployment,
+    Publisher, agents, console, package, publish_repo, status, ticket, ticket_entries,
+    wait_deployment,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -22,12 +23,7 @@ fn console_with_hello(publisher: &Publisher) -> Console {
         package("hello", "1.0.0", b"fleet\n", "true"),
     )]);
     let console = console("");
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        publisher.repo_dir().to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, publisher);
     console
 }
 

@@ -10,7 +10,9 @@ use hotline_packages::archive::build_from_dir;
 use hotline_tests::agent::Agent;
 use hotline_tests::cupsd::Cupsd;
 
-use super::fixture::{Publisher, console, deploy, ticket, ticket_entries, wait_deployment};
+use super::fixture::{
+    Publisher, console, deploy, publish_repo, ticket, ticket_entries, wait_deployment,
+};
 
 #[test]
 fn the_printer_example_deployed_to_an_agent_adds_the_queue_on_a_real_cupsd() {
@@ -20,13 +22,7 @@ fn the_printer_example_deployed_to_an_agent_adds_the_queue_on_a_real_cupsd() {
     let publisher = Publisher::new();
     publisher.publish(&[("office-printer-1.0.0.hpkg", package)]);
     let console = console("");
-    let repo = publisher.repo_dir();
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        repo.to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
 
     let token = console.enroll_token(&[]);
     let mut agent = Agent::enroll(&token).expect("agent enrolls");

@@ -18,7 +18,8 @@ use hotline_protocol::{DeviceId, PROTOCOL_VERSION};
 use sqlx::Row;
 
 use super::fixture::{
-    Publisher, agents, console, deploy, local_entries, package, ticket, wait_deployment,
+    Publisher, agents, console, deploy, local_entries, package, publish_repo, ticket,
+    wait_deployment,
 };
 
 #[test]
@@ -29,12 +30,7 @@ fn a_replayed_assignment_is_refused_and_recorded() {
         package("hello", "1.0.0", b"hi\n", "true"),
     )]);
     let mut console = console("");
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        publisher.repo_dir().to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let agents = agents(&console, &publisher, 1);
     let agent = &agents[0];
     let number = ticket(&console, &[agent]);

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use hotline_tests::wait_for;
 
 use super::fixture::{
-    Publisher, agents, console, deploy, local_entries, noise, package, status, ticket,
-    ticket_entries, wait_deployment,
+    Publisher, agents, console, deploy, local_entries, noise, package, publish_repo, status,
+    ticket, ticket_entries, wait_deployment,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -21,12 +21,7 @@ fn a_package_deployed_to_three_agents_lands_on_each_with_its_result_on_the_ticke
         package("hello", "1.0.0", b"hello\n", "true"),
     )]);
     let console = console("");
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        publisher.repo_dir().to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let agents = agents(&console, &publisher, 3);
     let refs: Vec<_> = agents.iter().collect();
     let number = ticket(&console, &refs);
@@ -65,12 +60,7 @@ fn a_transfer_cut_by_a_console_restart_resumes_and_installs_once() {
     let big = noise(2 * 1024 * 1024 - 4096);
     publisher.publish(&[("big-1.0.0.hpkg", package("big", "1.0.0", &big, "true"))]);
     let mut console = console("chunk_kib = 64\nbandwidth_kib = 512");
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        publisher.repo_dir().to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let mut agents = agents(&console, &publisher, 1);
     let agent = &mut agents[0];
     let number = ticket(&console, &[agent]);
@@ -122,12 +112,7 @@ fn a_device_offline_through_its_window_gets_the_package_in_the_next_one() {
         package("hello", "1.0.0", b"hi\n", "true"),
     )]);
     let console = console("");
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        publisher.repo_dir().to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let mut agents = agents(&console, &publisher, 1);
     let agent = &mut agents[0];
     let number = ticket(&console, &[agent]);
@@ -166,12 +151,7 @@ fn a_failing_canary_pauses_the_rollout_before_the_rest_starts() {
     );
     publisher.publish(&[("broken-1.0.0.hpkg", broken)]);
     let console = console("");
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        publisher.repo_dir().to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let agents = agents(&console, &publisher, 3);
     let refs: Vec<_> = agents.iter().collect();
     let number = ticket(&console, &refs);
@@ -229,12 +209,7 @@ fn a_scheduled_deployment_whose_ticket_closed_pauses_and_sends_nothing() {
         package("hello", "1.0.0", b"hello\n", "true"),
     )]);
     let console = console("");
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        publisher.repo_dir().to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     let agents = agents(&console, &publisher, 1);
     let refs: Vec<_> = agents.iter().collect();
     let number = ticket(&console, &refs);

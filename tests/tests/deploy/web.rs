@@ -14,7 +14,7 @@ use hotline_tests::browser::{self, Browser};
 use hotline_tests::console::Console;
 use serde_json::{Value, json};
 
-use super::fixture::{Publisher, console, package, status, ticket};
+use super::fixture::{Publisher, console, package, publish_repo, status, ticket};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 const MINUTE: Duration = Duration::from_secs(60);
@@ -33,13 +33,7 @@ fn published() -> (Publisher, Console) {
         package("hello", "1.0.0", b"web\n", STEP),
     )]);
     let console = console("");
-    let repo = publisher.repo_dir();
-    console.cli_ok(&[
-        "package",
-        "publish",
-        "--repo",
-        repo.to_str().expect("utf-8"),
-    ]);
+    publish_repo(&console, &publisher);
     (publisher, console)
 }
 
